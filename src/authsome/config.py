@@ -1,0 +1,86 @@
+"""Daemon settings, read once from flags and the environment.
+
+``ServerSettings`` is a value passed to ``create_app``; nothing reads the
+environment behind its back. Unsafe combinations are refused when it loads.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+from authsome.home import DEFAULT_API_PORT, DEFAULT_PROXY_PORT, HomeLayout
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for loopback names and addresses (the only ones bound by default)."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_resolve_entry(entry: str) -> tuple[str, tuple[str, int]]:
+    """Parse ``HOST=IP:PORT`` (curl's ``--resolve`` in spirit)."""
+    name, sep, target = entry.strip().partition("=")
+    address, colon, port = target.rpartition(":")
+    if not sep or not colon or not name or not address or not port.isdigit():
+        raise ValueError(f"proxy resolve entry {entry!r} is not HOST=IP:PORT")
+    port_number = int(port)
+    if not 0 < port_number < 65536:
+        raise ValueError(f"proxy resolve entry {entry!r} has an invalid port")
+    return name.lower().rstrip("."), (address.strip("[]"), port_number)
+
+
+class ServerSettings(BaseSettings):
+    """Everything the daemon needs to start, from flags and ``AUTHSOME_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="AUTHSOME_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: HomeLayout.from_env().root)
+    host: str = "127.0.0.1"
+    port: int = Field(DEFAULT_API_PORT, ge=0, le=65535)
+    proxy_port: int = Field(DEFAULT_PROXY_PORT, ge=0, le=65535)
+    public_url: str | None = None
+    database_url: str | None = None
+    proxy_resolve: Annotated[dict[str, tuple[str, int]], NoDecode] = Field(default_factory=dict)
+    upstream_ca: Path | None = None
+    max_body_bytes: int = 1024 * 1024
+
+    @field_validator("proxy_resolve", mode="before")
+    @classmethod
+    def _parse_resolve(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            return dict(parse_resolve_entry(str(item)) for item in value)
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_bind(self) -> ServerSettings:
+        if not is_loopback_host(self.host) and not self.public_url:
+            raise ValueError(
+                f"binding to {self.host} needs --public-url: without it the daemon "
+                "only listens on loopback"
+            )
+        if self.upstream_ca is not None and not self.upstream_ca.is_file():
+            raise ValueError(f"upstream CA file {self.upstream_ca} does not exist")
+        return self
+
+    @property
+    def layout(self) -> HomeLayout:
+        return HomeLayout(self.home.expanduser().absolute())
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.layout.database_file}"
