@@ -1,0 +1,91 @@
+"""Engine, sessions and migrations. Knows no HTTP and no business rules."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from authsome.errors import AuthsomeError
+
+
+class StoreError(AuthsomeError):
+    """The database cannot be opened or is damaged."""
+
+    code = "store_error"
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _begin_immediate(conn: Any) -> None:
+    # SQLite's default deferred BEGIN lets two writers both read, then one
+    # fails to upgrade its lock; taking the write lock up front serialises
+    # read-modify-write transactions (first principal, defaults) instead.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "isolation_level": None},
+            pool_pre_ping=False,
+        )
+        event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "begin", _begin_immediate)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    with factory() as session, session.begin():
+        yield session
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (Alembic), or explain why not."""
+    from alembic import command
+    from alembic.config import Config
+
+    script_location = resources.files("authsome.store") / "migrations"
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except (DatabaseError, OperationalError, sqlite3.DatabaseError) as exc:
+        raise StoreError(
+            f"the database at {engine.url.render_as_string(hide_password=True)} cannot be "
+            f"opened or is damaged ({type(exc.orig if hasattr(exc, 'orig') else exc).__name__})",
+            hint="restore it from a backup; Authsome never recreates a damaged database",
+        ) from exc
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The Alembic revision stamped in the database, if any."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        row = connection.exec_driver_sql("SELECT version_num FROM alembic_version").first()
+        return None if row is None else str(row[0])

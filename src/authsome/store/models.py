@@ -1,0 +1,186 @@
+"""Tables (DESIGN §1, §5, §6). Portable SQL: SQLite now, PostgreSQL in team mode.
+
+Secret values live only in ``connection_secrets.ciphertext`` and
+``vaults.wrapped_data_key``, sealed by ``authsome.crypto``. Everything else
+stays plain so it can be queried.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no time zone."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Deployment(Base):
+    """One row: this deployment's id and the master-key check value."""
+
+    __tablename__ = "deployment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployment_id: Mapped[str] = mapped_column(String(64), unique=True)
+    key_check: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Principal(Base):
+    __tablename__ = "principals"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Identity(Base):
+    __tablename__ = "identities"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    handle: Mapped[str] = mapped_column(String(96), unique=True)
+    did: Mapped[str] = mapped_column(String(128))
+    jkt: Mapped[str] = mapped_column(String(64), unique=True)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    principal_id: Mapped[str | None] = mapped_column(ForeignKey("principals.id"), default=None)
+    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    registered_from: Mapped[str | None] = mapped_column(String(255), default=None)
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Claim(Base):
+    """Binds an identity to a principal; only the token's hash is stored."""
+
+    __tablename__ = "claims"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    identity_id: Mapped[str] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    principal_id: Mapped[str | None] = mapped_column(ForeignKey("principals.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ix_claims_identity", "identity_id"),)
+
+
+class Vault(Base):
+    __tablename__ = "vaults"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    wrapped_data_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Connection(Base):
+    __tablename__ = "connections"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vault_id: Mapped[str] = mapped_column(ForeignKey("vaults.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    auth_type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    account: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        UniqueConstraint("vault_id", "provider", "name", name="uq_connection_name"),
+    )
+
+
+class ConnectionSecret(Base):
+    """One sealed secret field of a connection (api_key, access_token, …)."""
+
+    __tablename__ = "connection_secrets"
+
+    connection_id: Mapped[str] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    field: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CustomProvider(Base):
+    __tablename__ = "custom_providers"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    definition: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class AuditEvent(Base):
+    """DESIGN §6. ``prev_hash``/``hash`` are filled by the hash chain."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(default=utcnow)
+    event: Mapped[str] = mapped_column(String(48))
+    outcome: Mapped[str] = mapped_column(String(16))
+    identity: Mapped[str | None] = mapped_column(String(96), default=None)
+    principal_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    provider: Mapped[str | None] = mapped_column(String(64), default=None)
+    connection: Mapped[str | None] = mapped_column(String(64), default=None)
+    method: Mapped[str | None] = mapped_column(String(16), default=None)
+    host: Mapped[str | None] = mapped_column(String(255), default=None)
+    path: Mapped[str | None] = mapped_column(String(2048), default=None)
+    status: Mapped[int | None] = mapped_column(Integer, default=None)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    hash: Mapped[str | None] = mapped_column(String(64), default=None)
+
+    __table_args__ = (
+        Index("ix_audit_ts", "ts"),
+        Index("ix_audit_principal_ts", "principal_id", "ts"),
+    )
