@@ -58,9 +58,7 @@ class FieldContext:
     def associated_data(self) -> bytes:
         # A JSON array is unambiguous: no choice of names can make two
         # different contexts encode to the same bytes.
-        return _encode_ad(
-            _FIELD_PREFIX, self.vault_id, self.provider, self.connection, self.field
-        )
+        return _encode_ad(_FIELD_PREFIX, self.vault_id, self.provider, self.connection, self.field)
 
 
 def wrap_data_key(master_key: bytes, data_key: bytes, *, vault_id: str) -> bytes:
