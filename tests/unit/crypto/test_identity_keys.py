@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from authsome.crypto.identity_keys import (
     IdentityKey,
@@ -140,7 +140,7 @@ def test_load_garbage(tmp_path: Path) -> None:
 def test_load_encrypted_pem(tmp_path: Path) -> None:
     path = tmp_path / "encrypted.key"
     path.write_bytes(
-        IdentityKey.generate()._private.private_bytes(
+        ed25519.Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.BestAvailableEncryption(b"passphrase"),
