@@ -1,0 +1,57 @@
+"""The daemon's HTTP API: ``create_app(state)`` wires routes, guards and errors."""
+
+from __future__ import annotations
+
+import logging
+from traceback import extract_tb
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from authsome import __version__
+from authsome.daemon.guards import RequestGuard, allowed_host_names
+from authsome.daemon.routes import connections, health, identities, providers, runs
+from authsome.daemon.state import DaemonState
+from authsome.errors import AuthsomeError
+
+log = logging.getLogger("authsome.daemon")
+
+
+async def _authsome_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AuthsomeError)
+    return JSONResponse(exc.to_json(), status_code=exc.http_status)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Field locations only: pydantic's "input" would echo submitted secrets.
+    fields = [".".join(str(part) for part in error["loc"]) for error in exc.errors()]
+    message = "invalid request: " + ", ".join(f"{field} is invalid" for field in fields)
+    return JSONResponse({"error": "invalid_request", "message": message}, status_code=422)
+
+
+async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    # Frames but not the message: an exception's text may quote a secret.
+    where = "; ".join(f"{frame.filename}:{frame.lineno}" for frame in extract_tb(exc.__traceback__)[-3:])
+    log.error("unexpected %s while serving a request at %s", type(exc).__name__, where)
+    return JSONResponse(
+        {"error": "internal_error", "message": "the daemon hit an unexpected error; see its log"},
+        status_code=500,
+    )
+
+
+def create_app(state: DaemonState) -> FastAPI:
+    app = FastAPI(title="Authsome daemon", version=__version__, docs_url=None, redoc_url=None)
+    app.state.daemon = state
+    for module in (health, identities, providers, connections, runs):
+        app.include_router(module.router)
+    app.add_exception_handler(AuthsomeError, _authsome_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(
+        RequestGuard,
+        allowed_hosts=allowed_host_names(state.settings.public_url),
+        max_body=state.settings.max_body_bytes,
+    )
+    return app

@@ -1,0 +1,74 @@
+"""FastAPI dependencies: the daemon state, a DB transaction, the PoP caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from authsome.crypto.pop import VerifiedProof
+from authsome.daemon.services.caller import Caller, load_caller, verify_request_proof
+from authsome.daemon.state import DaemonState
+from authsome.errors import OperationNotAllowed
+
+
+def get_state(request: Request) -> DaemonState:
+    state: DaemonState = request.app.state.daemon
+    return state
+
+
+StateDep = Annotated[DaemonState, Depends(get_state)]
+
+
+def get_db(state: StateDep) -> Iterator[Session]:
+    """One transaction per request: committed when the handler returns."""
+    with state.sessions() as session, session.begin():
+        yield session
+
+
+DbDep = Annotated[Session, Depends(get_db)]
+
+
+def request_url(request: Request, state: DaemonState) -> str:
+    """The URL the client reached us at, as DESIGN §3 compares it with ``htu``."""
+    public = state.settings.public_url
+    if public:
+        return public.rstrip("/") + request.url.path
+    return str(request.url)
+
+
+async def get_proof(request: Request, state: StateDep) -> VerifiedProof:
+    body = await request.body()
+    return verify_request_proof(
+        state.replay,
+        header=request.headers.get("dpop"),
+        method=request.method,
+        url=request_url(request, state),
+        body=body,
+    )
+
+
+ProofDep = Annotated[VerifiedProof, Depends(get_proof)]
+
+
+def get_caller(proof: ProofDep, db: DbDep) -> Caller:
+    return load_caller(db, proof.jkt)
+
+
+def get_pending_caller(proof: ProofDep, db: DbDep) -> Caller:
+    return load_caller(db, proof.jkt, allow_pending=True)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+PendingCallerDep = Annotated[Caller, Depends(get_pending_caller)]
+
+
+def get_admin(caller: CallerDep) -> Caller:
+    if caller.role != "admin":
+        raise OperationNotAllowed("only an admin principal may do this")
+    return caller
+
+
+AdminDep = Annotated[Caller, Depends(get_admin)]

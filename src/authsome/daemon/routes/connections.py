@@ -1,0 +1,70 @@
+"""Connections in the caller's vault: API-key login, logout, list."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from authsome.daemon.deps import CallerDep, DbDep, StateDep
+from authsome.daemon.schemas import ApiKeyLogin, ConnectionPublic
+from authsome.daemon.services.caller import Caller
+from authsome.daemon.services.connections import (
+    ActingFor,
+    list_connections,
+    remove_connection,
+    store_api_key,
+)
+from authsome.errors import IdentityPending
+from authsome.store.models import Connection, Vault
+
+router = APIRouter(tags=["connections"])
+
+
+def _vault(db: DbDep, caller: Caller) -> Vault:
+    vault = db.get(Vault, caller.vault_id) if caller.vault_id else None
+    if vault is None:
+        raise IdentityPending("this identity's principal has no vault yet")
+    return vault
+
+
+def _actor(caller: Caller) -> ActingFor:
+    assert caller.principal_id is not None
+    return ActingFor(identity=caller.handle, principal_id=caller.principal_id)
+
+
+def _public(connection: Connection) -> ConnectionPublic:
+    return ConnectionPublic.model_validate(connection, from_attributes=True)
+
+
+@router.get("/connections")
+def connections(caller: CallerDep, db: DbDep) -> list[ConnectionPublic]:
+    """The caller's connections (never their secrets)."""
+    return [_public(item) for item in list_connections(db, _vault(db, caller).id)]
+
+
+@router.post("/connections", status_code=201)
+def login_api_key(body: ApiKeyLogin, caller: CallerDep, db: DbDep, state: StateDep) -> ConnectionPublic:
+    """Store an API key for a provider, sealed with the vault's data key."""
+    vault = _vault(db, caller)
+    provider = state.catalogue.get(body.provider)
+    connection = store_api_key(
+        db,
+        state.vault_keys,
+        vault,
+        provider,
+        name=body.connection,
+        api_key=body.api_key.get_secret_value(),
+        force=body.force,
+        actor=_actor(caller),
+    )
+    db.flush()
+    state.resolver.invalidate(vault.id, provider.name)
+    return _public(connection)
+
+
+@router.delete("/connections/{provider}/{name}", status_code=204)
+def logout(provider: str, name: str, caller: CallerDep, db: DbDep, state: StateDep) -> None:
+    """Remove a connection and forget its cached credential."""
+    vault = _vault(db, caller)
+    remove_connection(db, vault, provider, name, actor=_actor(caller))
+    db.flush()
+    state.resolver.invalidate(vault.id, provider)

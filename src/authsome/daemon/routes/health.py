@@ -1,0 +1,51 @@
+"""Liveness and readiness (no authentication)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import select, text
+
+from authsome import __version__
+from authsome.crypto.envelope import verify_key_check
+from authsome.daemon.deps import StateDep
+from authsome.daemon.schemas import HealthPublic, ReadyPublic
+from authsome.store.db import current_revision
+from authsome.store.models import Deployment
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health(state: StateDep) -> HealthPublic:
+    """Answers as long as the process runs; names the deployment."""
+    return HealthPublic(
+        status="ok", service="authsome", version=__version__, deployment_id=state.deployment_id
+    )
+
+
+@router.get("/ready", response_model=ReadyPublic)
+def ready(state: StateDep) -> JSONResponse:
+    """Checks config, store, vault key and providers; 503 when any fails."""
+    checks: dict[str, str] = {"config": "ok"}
+    try:
+        with state.sessions() as session:
+            session.execute(text("SELECT 1"))
+            deployment = session.scalar(select(Deployment))
+        revision = current_revision(state.engine)
+        checks["store"] = f"ok (revision {revision})"
+        try:
+            if deployment is None:
+                raise ValueError("no deployment record")
+            verify_key_check(state.master_key.key, deployment.key_check)
+            checks["vault_key"] = f"ok ({state.master_key.source})"
+        except Exception:
+            checks["vault_key"] = "failed: the master key does not open this store"
+    except Exception as exc:
+        checks["store"] = f"failed: {type(exc).__name__}"
+        checks["vault_key"] = "unknown"
+    count = len(state.catalogue.all())
+    checks["providers"] = f"ok ({count} loaded)" if count else "failed: no providers"
+    is_ready = all(value.startswith("ok") for value in checks.values())
+    body = ReadyPublic(ready=is_ready, checks=checks).model_dump()
+    return JSONResponse(body, status_code=200 if is_ready else 503)

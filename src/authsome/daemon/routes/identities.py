@@ -1,0 +1,110 @@
+"""Agent identities: registration, status, headless claim, whoami."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from authsome.daemon.deps import CallerDep, DbDep, PendingCallerDep, ProofDep, StateDep
+from authsome.daemon.schemas import HeadlessClaim, IdentityPublic, WhoamiPublic
+from authsome.daemon.services.identities import accept_claim, register_identity
+from authsome.daemon.services.principals import sign_in_or_create_first
+from authsome.daemon.state import DaemonState
+from authsome.errors import AuthenticationFailed
+from authsome.audit.writer import record_event
+from authsome.store.models import Identity, Principal
+
+router = APIRouter(tags=["identities"])
+
+
+def _public_base(request: Request, state: DaemonState) -> str:
+    if state.settings.public_url:
+        return state.settings.public_url.rstrip("/")
+    return f"{request.url.scheme}://{request.headers['host']}"
+
+
+def _identity_public(identity: Identity, claim_url: str | None = None) -> IdentityPublic:
+    return IdentityPublic(
+        handle=identity.handle,
+        did=identity.did,
+        jkt=identity.jkt,
+        status=identity.status,
+        principal_id=identity.principal_id,
+        claim_url=claim_url,
+    )
+
+
+@router.post("/identities", status_code=201)
+def register(request: Request, proof: ProofDep, db: DbDep, state: StateDep) -> IdentityPublic:
+    """Register the key that signed this request's proof as a pending identity."""
+    client = request.client.host if request.client else None
+    registration = register_identity(db, proof.jwk, registered_from=client)
+    claim_url = (
+        f"{_public_base(request, state)}/claim/{registration.claim_token}"
+        if registration.claim_token
+        else None
+    )
+    return _identity_public(registration.identity, claim_url)
+
+
+@router.get("/identities/self")
+def own_status(caller: PendingCallerDep, db: DbDep) -> IdentityPublic:
+    """The caller's own record; pending identities may read it."""
+    identity = db.get(Identity, caller.identity_id)
+    assert identity is not None
+    return _identity_public(identity)
+
+
+@router.post("/identities/self/claim")
+def headless_claim(
+    body: HeadlessClaim, caller: PendingCallerDep, state: StateDep
+) -> WhoamiPublic:
+    """Claim the calling identity with a principal's email and password.
+
+    Creates the first principal (admin) when there is none. A failed sign-in
+    is audited in its own transaction, since the request's own rolls back.
+    """
+    try:
+        with state.sessions() as db, db.begin():
+            principal = sign_in_or_create_first(db, body.email, body.password.get_secret_value())
+            identity = db.get(Identity, caller.identity_id)
+            assert identity is not None
+            if identity.status == "revoked":
+                raise AuthenticationFailed("this identity was revoked")
+            if identity.principal_id not in (None, principal.id):
+                raise AuthenticationFailed("this identity belongs to another principal")
+            vault = state.vault_keys.ensure_vault(db, principal)
+            if identity.status != "active":
+                accept_claim(db, identity, principal)
+            return _whoami(identity, principal, vault.id, state)
+    except AuthenticationFailed:
+        with state.sessions() as db, db.begin():
+            record_event(db, "principal_sign_in", "failure", identity=caller.handle)
+        raise
+
+
+def _whoami(
+    identity: Identity, principal: Principal | None, vault_id: str | None, state: DaemonState
+) -> WhoamiPublic:
+    return WhoamiPublic(
+        handle=identity.handle,
+        status=identity.status,
+        principal_id=principal.id if principal else None,
+        email=principal.email if principal else None,
+        role=principal.role if principal else None,
+        vault_id=vault_id,
+        deployment_id=state.deployment_id,
+    )
+
+
+@router.get("/whoami")
+def whoami(caller: CallerDep, state: StateDep) -> WhoamiPublic:
+    """Who the proof's key is, and what it acts for."""
+    return WhoamiPublic(
+        handle=caller.handle,
+        status=caller.status,
+        principal_id=caller.principal_id,
+        email=caller.email,
+        role=caller.role,
+        vault_id=caller.vault_id,
+        deployment_id=state.deployment_id,
+    )
+

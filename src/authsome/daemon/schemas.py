@@ -1,0 +1,104 @@
+"""Request and response bodies, named by role.
+
+``*Public`` models carry no secret fields at all; secrets only ever travel
+inward (``ApiKeyLogin.api_key``), as ``SecretStr`` so they never show in a repr.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HealthPublic(BaseModel):
+    status: str
+    service: str
+    version: str
+    deployment_id: str
+
+
+class ReadyPublic(BaseModel):
+    ready: bool
+    checks: dict[str, str]
+
+
+class IdentityPublic(BaseModel):
+    handle: str
+    did: str
+    jkt: str
+    status: str
+    principal_id: str | None = None
+    claim_url: str | None = None
+
+
+class HeadlessClaim(Strict):
+    email: str = Field(max_length=320)
+    password: SecretStr = Field(max_length=1024)
+
+
+class WhoamiPublic(BaseModel):
+    handle: str
+    status: str
+    principal_id: str | None
+    email: str | None
+    role: str | None
+    vault_id: str | None
+    deployment_id: str
+
+
+class ProviderPublic(BaseModel):
+    name: str
+    display_name: str
+    auth_type: str
+    flow: str
+    api_url: list[str]
+    env_var: str | None
+    bundled: bool
+    connected: bool = False
+
+
+class ProviderRegistration(Strict):
+    definition: dict[str, Any]
+    force: bool = False
+
+
+class ApiKeyLogin(Strict):
+    provider: str = Field(max_length=64)
+    connection: str = Field("default", max_length=64)
+    api_key: SecretStr = Field(max_length=16 * 1024)
+    force: bool = False
+
+
+class ConnectionPublic(BaseModel):
+    provider: str
+    name: str
+    is_default: bool
+    auth_type: str
+    status: str
+    expires_at: datetime | None
+    scopes: list[str]
+    account: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class RunRequest(Strict):
+    connections: dict[str, str] = Field(default_factory=dict)
+    providers: list[str] | None = None
+
+
+class RunPublic(BaseModel):
+    """The one response that carries a run token: it is the child's proxy password."""
+
+    run_id: str
+    token: str
+    proxy_host: str
+    proxy_port: int
+    ca_pem: str
+    env: dict[str, str]

@@ -1,0 +1,156 @@
+"""Running the daemon: bind both listeners, serve the API and the proxy in one loop.
+
+The API (uvicorn) and the proxy share one event loop in one process, so the
+proxy reads credentials from the daemon's memory instead of over HTTP. The
+sockets are bound here, before anything is served, so a port conflict is
+reported precisely (exit 9) and ``--port 0`` can pick free ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import logging
+import os
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from authsome import __version__
+from authsome.config import ServerSettings
+from authsome.daemon.app import create_app
+from authsome.daemon.services.proxy_backend import DaemonProxyBackend
+from authsome.daemon.state import DaemonState, open_state
+from authsome.errors import PortInUse
+from authsome.home import write_private_file
+from authsome.proxy.server import ProxyServer
+
+log = logging.getLogger("authsome.daemon")
+
+
+def bind_listener(host: str, port: int, *, what: str) -> socket.socket:
+    """Bind ``host:port`` or explain who holds it (``PortInUse``, exit 9)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise PortInUse(_describe_holder(host, port, what)) from exc
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def _describe_holder(host: str, port: int, what: str) -> str:
+    try:
+        answer = httpx.get(f"http://{host}:{port}/health", timeout=1.0).json()
+    except (httpx.HTTPError, ValueError):
+        answer = None
+    if isinstance(answer, dict) and answer.get("service") == "authsome":
+        return (
+            f"port {port} ({what}) is already used by an Authsome daemon "
+            f"(deployment {answer.get('deployment_id')})"
+        )
+    return f"port {port} on {host} ({what}) is in use by another program that is not Authsome"
+
+
+def write_daemon_record(state: DaemonState, api_port: int) -> None:
+    layout = state.settings.layout
+    host = state.settings.host
+    shown = f"[{host}]" if ":" in host else host
+    record = {
+        "url": f"http://{shown}:{api_port}",
+        "api_port": api_port,
+        "proxy_host": state.proxy_host,
+        "proxy_port": state.proxy_port,
+        "deployment_id": state.deployment_id,
+        "pid": os.getpid(),
+        "version": __version__,
+        "started_at": datetime.now(UTC).isoformat(),
+    }
+    write_private_file(layout.daemon_json, json.dumps(record, indent=2).encode())
+    write_private_file(layout.pid_file, f"{os.getpid()}\n".encode())
+
+
+def remove_daemon_record(state: DaemonState) -> None:
+    layout = state.settings.layout
+    for path in (layout.daemon_json, layout.pid_file):
+        with contextlib.suppress(OSError, ValueError):
+            if _names_this_process(path):
+                path.unlink()
+
+
+def _names_this_process(path: Path) -> bool:
+    text = path.read_text()
+    pid = json.loads(text).get("pid") if path.suffix == ".json" else int(text.strip())
+    return pid == os.getpid()
+
+
+def serve(settings: ServerSettings) -> None:
+    """Open everything, bind, serve until SIGINT/SIGTERM."""
+    state = open_state(settings)
+    api_sock = bind_listener(settings.host, settings.port, what="API")
+    try:
+        proxy_sock = bind_listener(settings.host, settings.proxy_port, what="proxy")
+    except BaseException:
+        api_sock.close()
+        raise
+    state.proxy_host = settings.host
+    state.proxy_port = proxy_sock.getsockname()[1]
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
+        runner = asyncio.run
+    runner(_serve_async(state, api_sock, proxy_sock))
+
+
+async def _serve_async(state: DaemonState, api_sock: socket.socket, proxy_sock: socket.socket) -> None:
+    app = create_app(state)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,  # request lines can carry claim tokens in their paths
+        lifespan="off",
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    backend = DaemonProxyBackend(
+        runs=state.runs,
+        catalogue=state.current_catalogue,
+        resolver=state.resolver,
+        audit=state.audit,
+        resolve_overrides=state.settings.proxy_resolve,
+    )
+    proxy = ProxyServer(backend, state.ca, upstream_ca=state.settings.upstream_ca)
+    state.audit.start()
+    await proxy.start_on(proxy_sock)
+    write_daemon_record(state, api_sock.getsockname()[1])
+    log.info(
+        "authsome daemon %s serving API on port %s and proxy on port %s",
+        __version__,
+        api_sock.getsockname()[1],
+        state.proxy_port,
+    )
+    try:
+        await server.serve(sockets=[api_sock])
+    finally:
+        await proxy.close()
+        await state.audit.close()
+        remove_daemon_record(state)
+        state.engine.dispose()
+        log.info("authsome daemon stopped")
+
+
+

@@ -1,0 +1,100 @@
+"""Everything a running daemon holds, opened once at start (``open_state``)."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from authsome.audit.writer import AuditBatcher
+from authsome.config import ServerSettings
+from authsome.crypto.envelope import make_key_check, verify_key_check
+from authsome.crypto.masterkey import MasterKey, load_master_key
+from authsome.daemon.services.credentials import CredentialResolver
+from authsome.daemon.services.replay import MemoryReplayCache
+from authsome.daemon.services.runs import RunRegistry
+from authsome.daemon.services.vaults import VaultKeys
+from authsome.providers.catalogue import ProviderCatalogue
+from authsome.providers.schema import load_provider_json
+from authsome.proxy.ca import CertificateAuthority
+from authsome.store.db import create_store_engine, make_session_factory, migrate
+from authsome.store.models import CustomProvider, Deployment
+
+
+@dataclass
+class DaemonState:
+    settings: ServerSettings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    deployment_id: str
+    master_key: MasterKey
+    vault_keys: VaultKeys
+    ca: CertificateAuthority
+    catalogue: ProviderCatalogue
+    replay: MemoryReplayCache = field(default_factory=MemoryReplayCache)
+    runs: RunRegistry = field(default_factory=RunRegistry)
+    proxy_host: str = "127.0.0.1"
+    proxy_port: int = 0
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    catalogue_lock: threading.Lock = field(default_factory=threading.Lock)
+    resolver: CredentialResolver = field(init=False)
+    audit: AuditBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.resolver = CredentialResolver(self.sessions, self.vault_keys)
+        self.audit = AuditBatcher(self.sessions)
+
+    def current_catalogue(self) -> ProviderCatalogue:
+        """Read at call time, so the proxy sees a newly registered provider."""
+        return self.catalogue
+
+
+def open_state(settings: ServerSettings) -> DaemonState:
+    """Open the store, the master key and the CA; refuse on any inconsistency."""
+    layout = settings.layout
+    layout.ensure_private_dir(layout.server_dir)
+    engine = create_store_engine(settings.sqlalchemy_url)
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    deployment_id, master_key = _open_deployment(settings, sessions)
+    return DaemonState(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        deployment_id=deployment_id,
+        master_key=master_key,
+        vault_keys=VaultKeys(master_key.key),
+        ca=CertificateAuthority.load_or_create(layout.server_ca_dir),
+        catalogue=load_catalogue(sessions),
+    )
+
+
+def _open_deployment(
+    settings: ServerSettings, sessions: sessionmaker[Session]
+) -> tuple[str, MasterKey]:
+    with sessions() as session, session.begin():
+        deployment = session.scalar(select(Deployment))
+        if deployment is not None:
+            # Existing data: never generate a replacement key over it.
+            master_key = load_master_key(settings.layout, create=False)
+            verify_key_check(master_key.key, deployment.key_check)
+            return deployment.deployment_id, master_key
+        master_key = load_master_key(settings.layout, create=True)
+        deployment = Deployment(
+            id=1,
+            deployment_id=secrets.token_hex(16),
+            key_check=make_key_check(master_key.key),
+        )
+        session.add(deployment)
+        return deployment.deployment_id, master_key
+
+
+def load_catalogue(sessions: sessionmaker[Session]) -> ProviderCatalogue:
+    with sessions() as session:
+        rows = session.scalars(select(CustomProvider).order_by(CustomProvider.name)).all()
+        custom = [load_provider_json(row.definition, source=f"custom:{row.name}") for row in rows]
+    return ProviderCatalogue.load(custom)
