@@ -1,0 +1,264 @@
+"""Which provider, if any, owns a request: pure functions of host and path.
+
+Each ``api_url`` entry of a provider becomes one :class:`HostPattern`; a
+:class:`ProviderMatcher` indexes the patterns of a whole catalogue once, when
+the catalogue changes, so that the proxy's per-request work is a handful of
+dictionary lookups.
+
+Rules (DESIGN §1, "Provider definition"):
+
+- ``api.acme.com`` matches exactly that host.
+- ``*.acme.io`` matches any host that ends in ``.acme.io`` with **one or more**
+  whole labels before it (``x.acme.io``, ``a.b.acme.io``), never ``acme.io``
+  itself, ``evilacme.io`` or ``acme.io.evil.test``. The ``*`` is only ever the
+  whole first label, and at least two labels follow it.
+- ``https://acme.com/api/`` also restricts the path to the prefix ``/api``,
+  compared on segment boundaries: ``/api`` and ``/api/x`` match, ``/apix``
+  does not. A request path with ``.`` or ``..`` segments (also written
+  ``%2e``) never matches a path-restricted pattern, since the server would
+  resolve it to some other path.
+- Hosts compare case-insensitively and without a trailing dot; paths compare
+  case-sensitively, without query or fragment.
+- The most specific pattern wins: an exact host beats any wildcard, a
+  wildcard with more labels beats one with fewer; then a path prefix beats no
+  path and a longer prefix beats a shorter one. Two providers claiming the
+  same host pattern and path are a configuration error, raised when the
+  matcher is built.
+
+Entries with a ``{base_url}`` placeholder (multi-tenant services) are skipped
+here: they only become patterns once the placeholder is resolved for a
+deployment, which is the job of a later ``resolve_base_url`` step.
+
+Example::
+
+    >>> m = ProviderMatcher([openai, openrouter])
+    >>> m.match("API.OpenAI.com.", "/v1/chat/completions")
+    'openai'
+    >>> m.match("openrouter.ai", "/apix") is None
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
+
+from authsome.errors import InvalidProvider
+
+if TYPE_CHECKING:
+    from authsome.providers.schema import ProviderDefinition
+
+BASE_URL_PLACEHOLDER = "{base_url}"
+
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+_PATH = re.compile(r"(?:/[A-Za-z0-9\-._~!$&'()+,;=:@]+)+/?")
+_MAX_HOST_LENGTH = 253
+
+
+def normalize_host(host: str) -> str:
+    """Lower-case ``host`` and drop one trailing dot (``API.x.com.`` → ``api.x.com``)."""
+    host = host.lower()
+    return host[:-1] if host.endswith(".") else host
+
+
+def is_templated(entry: str) -> bool:
+    """Whether an ``api_url`` entry waits for ``{base_url}`` to be resolved."""
+    return BASE_URL_PLACEHOLDER in entry
+
+
+def _parse_host(text: str) -> tuple[str, bool]:
+    """``(host or wildcard suffix, is_wildcard)``, or ``ValueError`` saying why not."""
+    host = normalize_host(text)
+    if not host:
+        raise ValueError("the host is empty")
+    if len(host) > _MAX_HOST_LENGTH:
+        raise ValueError("the host is longer than 253 characters")
+    labels = host.split(".")
+    wildcard = labels[0] == "*"
+    if wildcard:
+        labels = labels[1:]
+        if len(labels) < 2:
+            raise ValueError("a wildcard needs at least two labels after '*.' (e.g. '*.acme.io')")
+    if any("*" in label for label in labels):
+        raise ValueError("'*' is only allowed as the whole first label ('*.acme.io')")
+    for label in labels:
+        if not _LABEL.fullmatch(label):
+            raise ValueError(
+                f"{label!r} is not a valid host label "
+                "(letters, digits, '-' or '_', at most 63, no '-' at either end)"
+            )
+    return ".".join(labels), wildcard
+
+
+def parse_path_prefix(path: str) -> str | None:
+    """The prefix without its trailing slash, or ``None`` for "any path"."""
+    if path in ("", "/"):
+        return None
+    if not _PATH.fullmatch(path):
+        raise ValueError(
+            "the path must be plain segments such as '/api/' "
+            "(no '*', '%', '?', '#', '//' or spaces)"
+        )
+    prefix = path.rstrip("/")
+    if any(segment in (".", "..") for segment in prefix.split("/")):
+        raise ValueError("the path must not contain '.' or '..' segments")
+    return prefix
+
+
+@dataclass(frozen=True)
+class HostPattern:
+    """One parsed ``api_url`` entry.
+
+    ``host`` is the exact host, or for a wildcard the suffix after ``*.``;
+    ``path`` is a prefix without trailing slash (``/api``) or ``None``.
+    """
+
+    host: str
+    wildcard: bool = False
+    path: str | None = None
+
+    @classmethod
+    def parse(cls, entry: str) -> HostPattern:
+        """Parse an entry such as ``api.acme.com``, ``*.acme.io`` or ``https://acme.com/api/``.
+
+        Raises ``ValueError`` with a message fit for users; ``{base_url}``
+        templates are refused here (see :func:`is_templated`).
+        """
+        if is_templated(entry):
+            raise ValueError("a {base_url} entry must be resolved before it is parsed")
+        if entry.startswith("regex:"):
+            raise ValueError("regex: entries are not supported; list hosts or '*.' wildcards")
+        scheme, sep, rest = entry.partition("://")
+        if not sep:
+            if "/" in entry:
+                raise ValueError("an entry with a path must be an https:// URL")
+            host, wildcard = _parse_host(entry)
+            return cls(host, wildcard)
+        if scheme.lower() != "https":
+            raise ValueError("only https:// URLs are allowed")
+        if "?" in rest or "#" in rest:
+            raise ValueError("the URL must not carry a query or a fragment")
+        authority, slash, path = rest.partition("/")
+        if any(char in authority for char in "@:?#[]"):
+            raise ValueError("the URL must not carry user info or a port")
+        host, wildcard = _parse_host(authority)
+        return cls(host, wildcard, parse_path_prefix(slash + path))
+
+    def matches(self, host: str, path: str) -> bool:
+        """Whether a request to ``host`` and ``path`` falls under this pattern."""
+        host = normalize_host(host)
+        if self.wildcard:
+            if not host.endswith("." + self.host) or not _labels_ok(host):
+                return False
+        elif host != self.host:
+            return False
+        return self.path is None or _prefix_accepts(self.path, _request_path(path))
+
+    def __str__(self) -> str:
+        host = f"*.{self.host}" if self.wildcard else self.host
+        return f"https://{host}{self.path}/" if self.path else host
+
+
+def _labels_ok(host: str) -> bool:
+    return bool(host) and not host.startswith(".") and ".." not in host
+
+
+_DOT_SEGMENT = re.compile(r"(?:^|/)\.{1,2}(?:/|$)")
+
+
+def _request_path(path: str) -> str | None:
+    """The request path cut at ``?``/``#``; ``None`` if it has dot segments."""
+    path = path.split("?", 1)[0].split("#", 1)[0] or "/"
+    if "." in path or "%" in path or "\\" in path:
+        decoded = path.replace("%2e", ".").replace("%2E", ".").replace("\\", "/")
+        decoded = decoded.replace("%2f", "/").replace("%2F", "/")
+        if _DOT_SEGMENT.search(decoded):
+            return None
+    return path
+
+
+class _Route(NamedTuple):
+    """A path restriction (``None``: any path) and the provider it leads to."""
+
+    prefix: str | None
+    provider: str
+
+    def accepts(self, path: str | None) -> bool:
+        return self.prefix is None or _prefix_accepts(self.prefix, path)
+
+
+def _prefix_accepts(prefix: str, path: str | None) -> bool:
+    """``/api`` accepts ``/api`` and ``/api/x``, never ``/apix`` (nor a ``None`` path)."""
+    return path is not None and (path == prefix or path.startswith(prefix + "/"))
+
+
+def _routes_by_depth(routes: list[_Route]) -> tuple[_Route, ...]:
+    """Longest prefix first, "any path" last, so the first accepted route wins."""
+    return tuple(
+        sorted(routes, key=lambda r: -1 if r.prefix is None else r.prefix.count("/"), reverse=True)
+    )
+
+
+class ProviderMatcher:
+    """An index of every provider's host patterns, built once per catalogue.
+
+    ``match`` costs one dictionary lookup for the exact host plus one per
+    label of the host for wildcards; ``intercepts_host`` the same, with no
+    path work, so the proxy can decide before any TLS whether to intercept.
+    """
+
+    def __init__(self, providers: Iterable[ProviderDefinition]) -> None:
+        owners: dict[HostPattern, str] = {}
+        for provider in providers:
+            for entry in provider.api_url:
+                if is_templated(entry):
+                    continue  # resolved per deployment by a later resolve_base_url step
+                pattern = HostPattern.parse(entry)
+                other = owners.setdefault(pattern, provider.name)
+                if other != provider.name:
+                    first, second = sorted((other, provider.name))
+                    raise InvalidProvider(
+                        f"providers '{first}' and '{second}' both claim '{pattern}'; "
+                        "a request there would have no single owner",
+                        hint="narrow one of them with a longer path or a more specific host",
+                    )
+        exact: dict[str, list[_Route]] = {}
+        wildcard: dict[str, list[_Route]] = {}
+        for pattern, name in owners.items():
+            table = wildcard if pattern.wildcard else exact
+            table.setdefault(pattern.host, []).append(_Route(pattern.path, name))
+        self._exact = {host: _routes_by_depth(r) for host, r in exact.items()}
+        self._wildcard = {suffix: _routes_by_depth(r) for suffix, r in wildcard.items()}
+
+    def _candidates(self, host: str) -> Iterable[tuple[_Route, ...]]:
+        """Route lists that could own ``host``, most specific host pattern first."""
+        host = normalize_host(host)
+        if not _labels_ok(host):
+            return
+        routes = self._exact.get(host)
+        if routes is not None:
+            yield routes
+        dot = host.find(".")
+        while dot != -1:
+            routes = self._wildcard.get(host[dot + 1 :])
+            if routes is not None:
+                yield routes
+            dot = host.find(".", dot + 1)
+
+    def match(self, host: str, path: str) -> str | None:
+        """The name of the provider owning a request, or ``None``."""
+        request_path: str | None = None
+        cleaned = False
+        for routes in self._candidates(host):
+            for route in routes:
+                if route.prefix is not None and not cleaned:
+                    request_path, cleaned = _request_path(path), True
+                if route.accepts(request_path):
+                    return route.provider
+        return None
+
+    def intercepts_host(self, host: str) -> bool:
+        """Whether some path on ``host`` belongs to a provider (decided before TLS)."""
+        return next(iter(self._candidates(host)), None) is not None

@@ -1,0 +1,357 @@
+"""Provider definition schema: what loads, what is refused, and how errors read."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from authsome.errors import InvalidProvider
+from authsome.providers.schema import (
+    ApiKeyConfig,
+    ProviderDefinition,
+    load_provider_data,
+    load_provider_json,
+)
+
+ACME: dict[str, Any] = {
+    "schema_version": 1,
+    "name": "acme",
+    "display_name": "Acme",
+    "auth_type": "api_key",
+    "flow": "api_key",
+    "api_url": ["api.acme.com", "*.acme.io", "https://acme.com/api/"],
+    "api_key": {
+        "header_name": "Authorization",
+        "header_prefix": "Bearer",
+        "env_var": "ACME_API_KEY",
+        "key_pattern": "^acme_[A-Za-z0-9]{20,}$",
+    },
+    "export": {"ACME_API_KEY": "API_KEY"},
+}
+
+OAUTH_ACME: dict[str, Any] = {
+    "schema_version": 1,
+    "name": "acme-oauth",
+    "display_name": "Acme (OAuth)",
+    "auth_type": "oauth2",
+    "flow": "pkce",
+    "api_url": ["api.acme.com"],
+    "oauth": {
+        "authorization_url": "https://acme.com/oauth/authorize",
+        "token_url": "https://acme.com/oauth/token",
+        "scopes": ["read", "write:all"],
+    },
+}
+
+
+def edited(base: dict[str, Any], change: Callable[[dict[str, Any]], object]) -> str:
+    data = copy.deepcopy(base)
+    change(data)
+    return json.dumps(data)
+
+
+def error_of(raw: str, source: str = "acme.json") -> str:
+    with pytest.raises(InvalidProvider) as info:
+        load_provider_json(raw, source=source)
+    return info.value.message
+
+
+def test_the_design_example_loads() -> None:
+    defn = load_provider_json(json.dumps(ACME), source="acme.json")
+    assert defn.name == "acme"
+    assert defn.api_url == ("api.acme.com", "*.acme.io", "https://acme.com/api/")
+    assert defn.api_key is not None
+    assert defn.api_key.env_var == "ACME_API_KEY"
+    assert defn.export == {"ACME_API_KEY": "API_KEY"}
+
+
+def test_bytes_with_a_utf8_bom_load() -> None:
+    raw = b"\xef\xbb\xbf" + json.dumps(ACME).encode()
+    assert load_provider_json(raw, source="acme.json").name == "acme"
+
+
+def test_an_oauth_definition_loads() -> None:
+    defn = load_provider_json(json.dumps(OAUTH_ACME), source="x")
+    assert defn.oauth is not None
+    assert defn.oauth.scopes == ("read", "write:all")
+    assert defn.api_key is None
+
+
+def test_definitions_are_immutable() -> None:
+    defn = load_provider_json(json.dumps(ACME), source="x")
+    with pytest.raises(ValueError, match="frozen"):
+        defn.name = "other"  # type: ignore[misc]
+
+
+# (what is wrong, how to break ACME, text the error must contain)
+BAD_DEFINITIONS: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
+    ("unknown top-level field", lambda d: d.update(nmae="x"), "nmae: unknown field"),
+    ("typo suggests the field", lambda d: d.update(dispaly_name="x"), "'display_name'"),
+    ("unknown nested field", lambda d: d["api_key"].update(header="x"), "api_key.header:"),
+    ("schema_version 2", lambda d: d.update(schema_version=2), "schema_version:"),
+    ("schema_version as text", lambda d: d.update(schema_version="1"), "schema_version:"),
+    ("missing name", lambda d: d.pop("name"), "name: required field is missing"),
+    ("name with path", lambda d: d.update(name="../x"), "name: '../x' is not a valid"),
+    ("name with slash", lambda d: d.update(name="a/b"), "name:"),
+    ("name with dot-dot", lambda d: d.update(name="a..b"), "name:"),
+    ("name upper-case", lambda d: d.update(name="Acme"), "name:"),
+    ("name too long", lambda d: d.update(name="a" * 64), "name:"),
+    ("empty display name", lambda d: d.update(display_name=" "), "display_name:"),
+    ("display name with newline", lambda d: d.update(display_name="A\nB"), "display_name:"),
+    ("unknown auth_type", lambda d: d.update(auth_type="basic"), "auth_type:"),
+    ("unknown flow", lambda d: d.update(flow="implicit"), "flow:"),
+    ("api_key with pkce", lambda d: d.update(flow="pkce"), "flow: an api_key provider"),
+    ("missing api_key block", lambda d: d.pop("api_key"), "api_key: required when"),
+    ("null api_key block", lambda d: d.update(api_key=None), "api_key: required when"),
+    (
+        "oauth block on api_key",
+        lambda d: d.update(oauth={"token_url": "https://a.io/t"}),
+        "oauth: only allowed",
+    ),
+    (
+        "header name with space",
+        lambda d: d["api_key"].update(header_name="X Key"),
+        "api_key.header_name: 'X Key' is not a valid HTTP header name",
+    ),
+    ("header name with colon", lambda d: d["api_key"].update(header_name="X:"), "header_name:"),
+    ("header name Host", lambda d: d["api_key"].update(header_name="Host"), "header_name:"),
+    (
+        "header name Proxy-Authorization",
+        lambda d: d["api_key"].update(header_name="proxy-authorization"),
+        "header_name:",
+    ),
+    (
+        "prefix with CRLF",
+        lambda d: d["api_key"].update(header_prefix="Bearer\r\nX-Evil: 1"),
+        "api_key.header_prefix:",
+    ),
+    ("prefix non-ASCII", lambda d: d["api_key"].update(header_prefix="Bé"), "header_prefix:"),
+    ("env var lower-case", lambda d: d["api_key"].update(env_var="acme_key"), "api_key.env_var:"),
+    ("env var with dash", lambda d: d["api_key"].update(env_var="ACME-KEY"), "env_var:"),
+    (
+        "key pattern does not compile",
+        lambda d: d["api_key"].update(key_pattern="^(sk-"),
+        "api_key.key_pattern: is not a valid regular expression",
+    ),
+    ("api_url empty", lambda d: d.update(api_url=[]), "api_url:"),
+    ("api_url missing", lambda d: d.pop("api_url"), "api_url: required field is missing"),
+    ("star in the middle", lambda d: d.update(api_url=["api.*.acme.com"]), "api_url[0]:"),
+    ("star inside a label", lambda d: d.update(api_url=["*acme.io"]), "api_url[0]:"),
+    ("star not first", lambda d: d.update(api_url=["acme.*"]), "api_url[0]:"),
+    ("wildcard on a TLD", lambda d: d.update(api_url=["*.io"]), "at least two labels"),
+    ("bare star", lambda d: d.update(api_url=["*"]), "api_url[0]:"),
+    (
+        "http URL",
+        lambda d: d.update(api_url=["api.acme.com", "http://acme.com/api/"]),
+        "api_url[1]: 'http://acme.com/api/': only https:// URLs are allowed",
+    ),
+    ("path without scheme", lambda d: d.update(api_url=["acme.com/api"]), "https:// URL"),
+    ("URL with port", lambda d: d.update(api_url=["https://acme.com:8443/"]), "a port"),
+    ("URL with user info", lambda d: d.update(api_url=["https://u@acme.com/"]), "user info"),
+    ("URL with query", lambda d: d.update(api_url=["https://acme.com/api?x=1"]), "a query"),
+    ("URL with dot-dot", lambda d: d.update(api_url=["https://acme.com/a/../b"]), "'..'"),
+    ("URL with star path", lambda d: d.update(api_url=["https://acme.com/*"]), "api_url[0]"),
+    ("label with dash edge", lambda d: d.update(api_url=["-acme.com"]), "not a valid host label"),
+    ("empty label", lambda d: d.update(api_url=["api..acme.com"]), "api_url[0]"),
+    ("IPv6 literal", lambda d: d.update(api_url=["https://[::1]/"]), "api_url[0]"),
+    ("regex entry", lambda d: d.update(api_url=["regex:.*acme"]), "regex: entries are not"),
+    ("template in middle", lambda d: d.update(api_url=["x{base_url}/a"]), "api_url[0]"),
+    ("template with junk", lambda d: d.update(api_url=["{base_url}api"]), "api_url[0]"),
+    ("export lower-case env", lambda d: d.update(export={"acme": "API_KEY"}), "export:"),
+    ("export odd source", lambda d: d.update(export={"ACME": "api key"}), "export:"),
+    ("docs_url http", lambda d: d.update(docs_url="http://acme.com/docs"), "docs_url:"),
+    ("empty object", lambda d: d.clear(), "schema_version: required field is missing"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [pytest.param(change, expected, id=what) for what, change, expected in BAD_DEFINITIONS],
+)
+def test_bad_definitions_name_the_field(
+    change: Callable[[dict[str, Any]], object], expected: str
+) -> None:
+    message = error_of(edited(ACME, change))
+    assert message.startswith("acme.json: ")
+    assert expected in message
+
+
+BAD_OAUTH: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
+    ("missing oauth block", lambda d: d.pop("oauth"), "oauth: required when"),
+    ("oauth2 with api_key flow", lambda d: d.update(flow="api_key"), "flow: an oauth2 provider"),
+    (
+        "pkce without token_url",
+        lambda d: d["oauth"].pop("token_url"),
+        "oauth.token_url: required for flow 'pkce'",
+    ),
+    (
+        "device_code without its endpoint",
+        lambda d: d.update(flow="device_code"),
+        "oauth.device_authorization_url: required for flow 'device_code'",
+    ),
+    (
+        "api_key block on oauth2",
+        lambda d: d.update(api_key={"header_name": "Authorization"}),
+        "api_key: only allowed",
+    ),
+    (
+        "token_url over http",
+        lambda d: d["oauth"].update(token_url="http://acme.com/token"),
+        "oauth.token_url: must be an https:// URL",
+    ),
+    (
+        "unknown placeholder",
+        lambda d: d["oauth"].update(token_url="{tenant}/token"),
+        "oauth.token_url: a placeholder is only allowed as {base_url}",
+    ),
+    (
+        "placeholder not first",
+        lambda d: d["oauth"].update(token_url="https://x.io/{base_url}"),
+        "oauth.token_url:",
+    ),
+    ("scope with space", lambda d: d["oauth"].update(scopes=["a b"]), "oauth.scopes:"),
+    (
+        "base_url with query",
+        lambda d: d["oauth"].update(base_url="https://acme.com/?x=1"),
+        "oauth.base_url:",
+    ),
+    (
+        "base_url itself a template",
+        lambda d: d["oauth"].update(base_url="{base_url}"),
+        "oauth.base_url: placeholders such as {base_url} are not allowed here",
+    ),
+    ("unknown oauth field", lambda d: d["oauth"].update(scope=["x"]), "oauth.scope: unknown"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [pytest.param(change, expected, id=what) for what, change, expected in BAD_OAUTH],
+)
+def test_bad_oauth_definitions_name_the_field(
+    change: Callable[[dict[str, Any]], object], expected: str
+) -> None:
+    assert expected in error_of(edited(OAUTH_ACME, change))
+
+
+GOOD_OAUTH: list[tuple[str, Callable[[dict[str, Any]], object]]] = [
+    (
+        "device code",
+        lambda d: (
+            d.update(flow="device_code")
+            or d["oauth"].update(device_authorization_url="https://acme.com/device")
+        ),
+    ),
+    ("dcr discovers its URLs", lambda d: d.update(flow="dcr_pkce", oauth={})),
+    (
+        "base_url templates",
+        lambda d: (
+            d.update(api_url=["{base_url}/api/v4"])
+            or d["oauth"].update(
+                base_url="https://gitlab.example",
+                authorization_url="{base_url}/oauth/authorize",
+                token_url="{base_url}/oauth/token",
+            )
+        ),
+    ),
+    (
+        "loopback http for a local server",
+        lambda d: d["oauth"].update(token_url="http://127.0.0.1:8080/token"),
+    ),
+    ("upstream informational flags", lambda d: d["oauth"].update(pkce=True, supports_dcr=False)),
+]
+
+
+@pytest.mark.parametrize("change", [pytest.param(change, id=what) for what, change in GOOD_OAUTH])
+def test_valid_oauth_variants_load(change: Callable[[dict[str, Any]], object]) -> None:
+    assert load_provider_json(edited(OAUTH_ACME, change), source="x").flow
+
+
+def test_upstream_style_single_api_url_string_is_a_list() -> None:
+    raw = edited(ACME, lambda d: d.update(api_url="https://api.acme.com/client/v4", logo="x"))
+    assert load_provider_json(raw, source="x").api_url == ("https://api.acme.com/client/v4",)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    message = error_of(edited(ACME, lambda d: d.update(name="A", flow="nope")))
+    assert "name:" in message
+    assert "flow:" in message
+
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        ('{"name": "acme",\n  "flow": }', "line 2, column 11"),
+        ('{"name": "acme"', "line 1, column 16"),
+        ("", "line 1, column 1"),
+    ],
+)
+def test_malformed_json_reports_line_and_column(raw: str, where: str) -> None:
+    message = error_of(raw, source="custom/acme.json")
+    assert message.startswith("custom/acme.json: invalid JSON at ")
+    assert where in message
+
+
+def test_json_that_is_not_an_object_is_refused() -> None:
+    assert error_of("[]").startswith("acme.json: (top level): ")
+
+
+def test_duplicate_keys_are_refused() -> None:
+    raw = json.dumps(ACME)[:-1] + ', "name": "other"}'
+    assert "duplicate key 'name'" in error_of(raw)
+
+
+def test_nan_is_refused() -> None:
+    assert "NaN" in error_of('{"schema_version": NaN}')
+
+
+def test_non_utf8_bytes_are_refused() -> None:
+    with pytest.raises(InvalidProvider, match="not UTF-8"):
+        load_provider_json(b"\xff\xfe{", source="x")
+
+
+def test_load_provider_data_validates_parsed_json() -> None:
+    with pytest.raises(InvalidProvider, match=r"^request body: api_key\.env_var:"):
+        load_provider_data(
+            json.loads(edited(ACME, lambda d: d["api_key"].update(env_var="x"))),
+            source="request body",
+        )
+
+
+def test_errors_do_not_echo_field_values_they_did_not_ask_for() -> None:
+    """Pydantic's default message would include the input; a pasted key must not leak."""
+    secret = "sk-live-0123456789abcdef0123456789"
+    message = error_of(edited(ACME, lambda d: d.update(display_name=[secret])))
+    assert secret not in message
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [("Bearer", "Bearer k-1"), ("", "k-1"), (None, "k-1"), (" Token ", "Token k-1")],
+)
+def test_header_value(prefix: str | None, expected: str) -> None:
+    assert ApiKeyConfig(header_prefix=prefix).header_value("k-1") == expected
+
+
+def test_api_key_defaults_follow_upstream() -> None:
+    config = ApiKeyConfig()
+    assert (config.header_name, config.header_prefix) == ("Authorization", "Bearer")
+
+
+def test_key_pattern_must_match_the_whole_key() -> None:
+    config = ApiKeyConfig(key_pattern="sk-[a-z]+")
+    assert config.key_matches("sk-abc")
+    assert not config.key_matches("sk-abc!")
+    assert not config.key_matches("xsk-abc")
+    assert ApiKeyConfig().key_matches("anything")
+
+
+def test_model_round_trips_through_json() -> None:
+    defn = load_provider_json(json.dumps(ACME), source="x")
+    again = load_provider_json(defn.model_dump_json(exclude_none=True), source="x")
+    assert again == defn
+    assert isinstance(again, ProviderDefinition)
