@@ -1,0 +1,80 @@
+"""``authsome init`` and ``authsome whoami``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from authsome.cli.output import emit_json, json_option, say
+from authsome.cli.secrets_input import read_secret
+from authsome.home import HomeLayout
+
+
+@click.command("init")
+@click.option("--email", default=None, help="Claim this agent headlessly as this principal.")
+@click.option("--password-stdin", is_flag=True, help="Read the principal's password from stdin.")
+@json_option
+def init(email: str | None, password_stdin: bool, as_json: bool) -> None:
+    """Create this agent's identity, register it, and (with --email) claim it."""
+    from authsome.client.api import DaemonClient
+    from authsome.client.connect import ensure_daemon
+    from authsome.client.settings import ClientConfig, daemon_target
+    from authsome.crypto.identity_keys import IdentityKey
+
+    layout = HomeLayout.from_env()
+    config = ClientConfig.load(layout)
+    handle = config.default_identity
+    if handle is not None and layout.identity_key(handle).exists():
+        key = IdentityKey.load(layout.identity_key(handle))
+    else:
+        handle, key = None, IdentityKey.generate()
+    password = read_secret("Password", from_stdin=password_stdin, flag="--password-stdin") if email else None
+    target = ensure_daemon(layout, daemon_target(layout, handle))
+    with DaemonClient(target.url, key) as client:
+        registered = client.register_identity()
+        handle = str(registered["handle"])
+        if not layout.identity_key(handle).exists():
+            layout.ensure_private_dir(layout.identities_dir)
+            key.save(layout.identity_key(handle))
+        health = client.health()
+        config.identities[handle] = {"base_url": target.url, "deployment_id": health["deployment_id"]}
+        config.default_identity = handle
+        config.save(layout)
+        result: dict[str, Any] = dict(registered)
+        if email is not None and password is not None:
+            result = {**client.claim_headless(email, password), "did": registered["did"]}
+    _report(result, as_json)
+
+
+def _report(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(result)
+        return
+    say(f"identity: {result['handle']} ({result['status']})")
+    if result["status"] == "active":
+        say(f"claimed by {result.get('email')} ({result.get('role')}); vault {result.get('vault_id')}")
+    elif result.get("claim_url"):
+        say(f"claim it in your browser within 15 minutes: {result['claim_url']}")
+        say("or claim it here: authsome init --email YOU@EXAMPLE.COM")
+    else:
+        say("waiting to be claimed: authsome init --email YOU@EXAMPLE.COM")
+
+
+@click.command("whoami")
+@json_option
+def whoami(as_json: bool) -> None:
+    """Show this agent's identity, principal, role and vault."""
+    from authsome.client.connect import open_client
+
+    with open_client() as client:
+        me = client.whoami()
+        me["daemon_url"] = client.base_url
+    if as_json:
+        emit_json(me)
+        return
+    for label in ("handle", "status", "email", "role", "vault_id", "daemon_url"):
+        say(f"{label:>10}: {me.get(label) or '-'}")
+
+
+COMMANDS = [init, whoami]

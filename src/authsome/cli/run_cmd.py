@@ -1,0 +1,117 @@
+"""``authsome run -- CMD``: run an agent behind the daemon's injecting proxy."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from authsome.home import HomeLayout, write_private_file
+
+LOOPBACK_NO_PROXY = "localhost,127.0.0.1,::1"
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _system_roots() -> bytes:
+    import ssl
+
+    candidates = [ssl.get_default_verify_paths().cafile, "/etc/ssl/certs/ca-certificates.crt"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).read_bytes()
+    import certifi
+
+    return Path(certifi.where()).read_bytes()
+
+
+def _write_if_changed(path: Path, data: bytes) -> Path:
+    if not path.exists() or path.read_bytes() != data:
+        write_private_file(path, data)
+        path.chmod(0o644)  # public certificates: the child may run as another tool
+    return path
+
+
+def write_ca_files(layout: HomeLayout, ca_pem: str) -> tuple[Path, Path]:
+    """Our CA alone (for Node) and the system roots plus our CA (for everyone else)."""
+    layout.ensure_private_dir(layout.client_ca_dir)
+    ca = ca_pem.encode()
+    ca_file = _write_if_changed(layout.client_ca_dir / "authsome-ca.pem", ca)
+    bundle = _system_roots().rstrip(b"\n") + b"\n" + ca
+    bundle_file = _write_if_changed(layout.client_ca_dir / "bundle.pem", bundle)
+    return ca_file, bundle_file
+
+
+def child_environment(run: dict[str, Any], ca_file: Path, bundle_file: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    host = run["proxy_host"]
+    shown = f"[{host}]" if ":" in host else host
+    proxy_url = f"http://run:{run['token']}@{shown}:{run['proxy_port']}"
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        env[name] = proxy_url
+    env["NO_PROXY"] = env["no_proxy"] = LOOPBACK_NO_PROXY
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"):
+        env[name] = str(bundle_file)
+    env["NODE_EXTRA_CA_CERTS"] = str(ca_file)
+    env["NODE_USE_ENV_PROXY"] = "1"
+    env.update(run["env"])  # placeholders replace any real key the parent had
+    return env
+
+
+def _parse_connections(values: tuple[str, ...]) -> dict[str, str]:
+    chosen: dict[str, str] = {}
+    for value in values:
+        provider, sep, name = value.partition("=")
+        if not sep or not provider or not name:
+            raise click.BadParameter(f"{value!r} is not PROVIDER=NAME", param_hint="--connection")
+        chosen[provider] = name
+    return chosen
+
+
+def run_child(argv: list[str], env: dict[str, str]) -> int:
+    """Run the child, pass it our signals, return a shell-style exit code."""
+    try:
+        child = subprocess.Popen(argv, env=env)
+    except FileNotFoundError:
+        click.echo(f"authsome: command not found: {argv[0]}", err=True)
+        return 127
+    except PermissionError:
+        click.echo(f"authsome: permission denied: {argv[0]}", err=True)
+        return 126
+    previous = {sig: signal.signal(sig, lambda num, _frame: child.send_signal(num)) for sig in FORWARDED_SIGNALS}
+    try:
+        code = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 - code if code < 0 else code
+
+
+@click.command("run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--connection", "connections", multiple=True, metavar="PROVIDER=NAME",
+              help="Use this connection for PROVIDER instead of its default (repeatable).")
+@click.option("--provider", "providers", multiple=True, metavar="NAME",
+              help="Only let this run use these providers (repeatable).")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def run(connections: tuple[str, ...], providers: tuple[str, ...], command: tuple[str, ...]) -> None:
+    """Run COMMAND with credentials injected by the proxy; it never sees them."""
+    from authsome.client.connect import open_client
+
+    layout = HomeLayout.from_env()
+    with open_client(layout) as client:
+        session = client.start_run(
+            connections=_parse_connections(connections), providers=list(providers) or None
+        )
+        try:
+            ca_file, bundle_file = write_ca_files(layout, session["ca_pem"])
+            code = run_child(list(command), child_environment(session, ca_file, bundle_file))
+        finally:
+            client.end_run(session["run_id"])
+    sys.exit(code)
+
+
+COMMANDS = [run]

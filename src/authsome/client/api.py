@@ -1,0 +1,144 @@
+"""``DaemonClient``: every call the CLI and the library make to the daemon.
+
+Each request is signed with the identity's key (``PopAuth``). Daemon errors
+come back as the same ``AuthsomeError`` classes the daemon raised; a daemon
+that does not answer becomes ``DaemonUnavailable`` (exit 9).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from authsome.client.pop_auth import PopAuth
+from authsome.crypto.identity_keys import IdentityKey
+from authsome.errors import AuthsomeError, DaemonUnavailable, error_class_for
+
+
+def raise_for_error(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        body = response.json()
+        code, message, hint = body["error"], body["message"], body.get("hint")
+    except (ValueError, KeyError, TypeError):
+        raise AuthsomeError(f"the daemon answered {response.status_code} without an error body") from None
+    raise error_class_for(str(code))(str(message), hint=hint)
+
+
+@contextlib.contextmanager
+def daemon_errors(url: str) -> Iterator[None]:
+    """Turn transport failures into ``DaemonUnavailable`` naming the URL."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise DaemonUnavailable(
+            f"no Authsome daemon answers at {url} ({type(exc).__name__})",
+            hint="authsome daemon start",
+        ) from exc
+
+
+class DaemonClient:
+    """A signed HTTP client for one daemon and one identity key."""
+
+    def __init__(self, base_url: str, key: IdentityKey | None, *, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            auth=PopAuth(key) if key is not None else None,
+            timeout=timeout,
+            trust_env=False,  # never send our own calls through the user's proxy
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> DaemonClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, *, json: Any = None) -> Any:
+        with daemon_errors(self.base_url):
+            response = self._http.request(method, path, json=json)
+        raise_for_error(response)
+        return None if response.status_code == 204 else response.json()
+
+    # unauthenticated
+    def health(self) -> dict[str, Any]:
+        with daemon_errors(self.base_url):
+            response = self._http.get("/health", auth=None, timeout=2.0)
+        raise_for_error(response)
+        result: dict[str, Any] = response.json()
+        return result
+
+    # identities
+    def register_identity(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("POST", "/identities", json={})
+        return result
+
+    def identity_status(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "/identities/self")
+        return result
+
+    def claim_headless(self, email: str, password: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "POST", "/identities/self/claim", json={"email": email, "password": password}
+        )
+        return result
+
+    def whoami(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "/whoami")
+        return result
+
+    # providers
+    def providers(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.request("GET", "/providers")
+        return result
+
+    def provider(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", f"/providers/{_segment(name)}")
+        return result
+
+    def register_provider(self, definition: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "POST", "/providers", json={"definition": definition, "force": force}
+        )
+        return result
+
+    # connections
+    def connections(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.request("GET", "/connections")
+        return result
+
+    def login_api_key(
+        self, provider: str, api_key: str, *, connection: str = "default", force: bool = False
+    ) -> dict[str, Any]:
+        body = {"provider": provider, "connection": connection, "api_key": api_key, "force": force}
+        result: dict[str, Any] = self.request("POST", "/connections", json=body)
+        return result
+
+    def logout(self, provider: str, connection: str = "default") -> None:
+        self.request("DELETE", f"/connections/{_segment(provider)}/{_segment(connection)}")
+
+    # runs
+    def start_run(
+        self, *, connections: dict[str, str] | None = None, providers: list[str] | None = None
+    ) -> dict[str, Any]:
+        body = {"connections": connections or {}, "providers": providers}
+        result: dict[str, Any] = self.request("POST", "/runs", json=body)
+        return result
+
+    def end_run(self, run_id: str) -> None:
+        self.request("DELETE", f"/runs/{_segment(run_id)}")
+
+
+def _segment(value: str) -> str:
+    """One URL path segment; names are validated by the daemon, this keeps '/' out."""
+    from urllib.parse import quote
+
+    return quote(value, safe="")

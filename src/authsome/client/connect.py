@@ -1,0 +1,59 @@
+"""Opening a ``DaemonClient`` for this home: find, check and (if local) start the daemon."""
+
+from __future__ import annotations
+
+from authsome.client.api import DaemonClient
+from authsome.client.launcher import start_background
+from authsome.client.settings import DaemonTarget, daemon_target, selected_identity
+from authsome.crypto.identity_keys import IdentityKey
+from authsome.errors import DaemonUnavailable, IdentityUnknown
+from authsome.home import HomeLayout
+
+
+def ensure_daemon(layout: HomeLayout, target: DaemonTarget, *, autostart: bool = True) -> DaemonTarget:
+    """Make sure the target answers and is the deployment this home expects."""
+    probe = DaemonClient(target.url, None)
+    try:
+        health = probe.health()
+    except DaemonUnavailable:
+        if not (autostart and target.is_local):
+            raise
+        record = start_background(layout, port=target.port)
+        return DaemonTarget(record.url, record.deployment_id, target.explicit)
+    finally:
+        probe.close()
+    if health.get("service") != "authsome":
+        raise DaemonUnavailable(f"{target.url} is not an Authsome daemon")
+    expected = target.expected_deployment
+    if expected is None and target.is_local and not target.explicit:
+        # This home's own daemon always leaves server/daemon.json behind; a
+        # local daemon without one belongs to some other home (or user).
+        raise DaemonUnavailable(
+            f"the daemon at {target.url} was not started from this Authsome home "
+            f"({layout.root}) and may belong to another user",
+            hint="authsome daemon start --port 0 starts your own on free ports",
+        )
+    if expected is not None and health.get("deployment_id") != expected:
+        raise DaemonUnavailable(
+            f"the daemon at {target.url} belongs to another Authsome home "
+            f"(deployment {health.get('deployment_id')}, expected {expected})",
+            hint="set AUTHSOME_HOME to that daemon's home, or AUTHSOME_BASE_URL to your own daemon",
+        )
+    return target
+
+
+def load_identity_key(layout: HomeLayout, handle: str | None) -> tuple[str, IdentityKey]:
+    if handle is None:
+        raise IdentityUnknown("no identity in this home yet", hint="authsome init")
+    path = layout.identity_key(handle)
+    if not path.exists():
+        raise IdentityUnknown(f"no key file for identity {handle!r} at {path}", hint="authsome init")
+    return handle, IdentityKey.load(path)
+
+
+def open_client(layout: HomeLayout | None = None, *, autostart: bool = True) -> DaemonClient:
+    """A signed client for this home's selected identity and its daemon."""
+    home = layout or HomeLayout.from_env()
+    handle, key = load_identity_key(home, selected_identity(home))
+    target = ensure_daemon(home, daemon_target(home, handle), autostart=autostart)
+    return DaemonClient(target.url, key)
