@@ -248,7 +248,11 @@ class ProviderMatcher:
             dot = host.find(".", dot + 1)
 
     def match(self, host: str, path: str) -> str | None:
-        """The name of the provider owning a request, or ``None``."""
+        """The name of the provider owning a request, or ``None``.
+
+        ``host`` is the bare host (no port: a host with one matches nothing,
+        so the request is tunnelled untouched); ``path`` may carry a query.
+        """
         request_path: str | None = None
         cleaned = False
         for routes in self._candidates(host):
