@@ -120,7 +120,9 @@ class AuditBatcher:
             batch.append(self._pending.popleft())
         dropped, self._dropped = self._dropped, 0
         if dropped:
-            batch.append({"event": "audit_dropped", "outcome": "failure", "detail": {"count": dropped}})
+            batch.append(
+                {"event": "audit_dropped", "outcome": "failure", "detail": {"count": dropped}}
+            )
         if not batch:
             return
         try:

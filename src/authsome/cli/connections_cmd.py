@@ -24,12 +24,22 @@ def list_connections(as_json: bool) -> None:
         emit_json(items)
         return
     rows = [
-        (c["provider"], c["name"], "yes" if c["is_default"] else "", c["auth_type"], c["status"],
-         c["expires_at"] or "-", c["updated_at"])
+        (
+            c["provider"],
+            c["name"],
+            "yes" if c["is_default"] else "",
+            c["auth_type"],
+            c["status"],
+            c["expires_at"] or "-",
+            c["updated_at"],
+        )
         for c in items
     ]
-    table(("PROVIDER", "CONNECTION", "DEFAULT", "AUTH", "STATUS", "EXPIRES", "UPDATED"), rows,
-          empty="no connections yet: authsome login openai")
+    table(
+        ("PROVIDER", "CONNECTION", "DEFAULT", "AUTH", "STATUS", "EXPIRES", "UPDATED"),
+        rows,
+        empty="no connections yet: authsome login openai",
+    )
 
 
 COMMANDS = [connections]

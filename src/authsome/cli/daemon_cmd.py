@@ -14,15 +14,34 @@ from authsome.home import DEFAULT_API_PORT, DEFAULT_PROXY_PORT, HomeLayout
 def _server_options(func: Any) -> Any:
     options = [
         click.option("--host", default=None, help="Address to bind (default 127.0.0.1)."),
-        click.option("--port", type=int, default=None, help=f"API port (default {DEFAULT_API_PORT}; 0 picks a free one)."),
-        click.option("--proxy-port", type=int, default=None, help=f"Proxy port (default {DEFAULT_PROXY_PORT}; 0 picks a free one)."),
-        click.option("--public-url", default=None, help="Public URL; required to bind beyond loopback."),
         click.option(
-            "--proxy-resolve", "proxy_resolve", multiple=True, metavar="HOST=IP:PORT",
+            "--port",
+            type=int,
+            default=None,
+            help=f"API port (default {DEFAULT_API_PORT}; 0 picks a free one).",
+        ),
+        click.option(
+            "--proxy-port",
+            type=int,
+            default=None,
+            help=f"Proxy port (default {DEFAULT_PROXY_PORT}; 0 picks a free one).",
+        ),
+        click.option(
+            "--public-url", default=None, help="Public URL; required to bind beyond loopback."
+        ),
+        click.option(
+            "--proxy-resolve",
+            "proxy_resolve",
+            multiple=True,
+            metavar="HOST=IP:PORT",
             help="Send the proxy's upstream traffic for HOST to IP:PORT (repeatable).",
         ),
-        click.option("--upstream-ca", type=click.Path(dir_okay=False), default=None,
-                     help="Extra CA (PEM) trusted for upstream TLS."),
+        click.option(
+            "--upstream-ca",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Extra CA (PEM) trusted for upstream TLS.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -45,7 +64,9 @@ def _settings(flags: dict[str, Any]) -> Any:
     try:
         return ServerSettings(home=HomeLayout.from_env().root, **flags)
     except ValidationError as exc:
-        reasons = "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
+        reasons = "; ".join(
+            str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
+        )
         raise InvalidInput(f"invalid daemon settings: {reasons}") from None
 
 
@@ -59,7 +80,9 @@ def daemon() -> None:
 def serve(**flags: Any) -> None:
     """Run the daemon in the foreground."""
     settings = _settings(_overrides(**flags))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs full URLs at INFO
     from authsome.daemon.server import serve as serve_daemon
 
@@ -106,7 +129,14 @@ def _running(layout: HomeLayout) -> Any:
 
 def _report(record: Any, as_json: bool, what: str) -> None:
     if as_json:
-        emit_json({"status": what, "url": record.url, "deployment_id": record.deployment_id, "pid": record.pid})
+        emit_json(
+            {
+                "status": what,
+                "url": record.url,
+                "deployment_id": record.deployment_id,
+                "pid": record.pid,
+            }
+        )
     else:
         say(f"daemon {what}: {record.url} (pid {record.pid})")
 
@@ -128,7 +158,7 @@ def stop(as_json: bool) -> None:
 @_server_options
 @json_option
 @click.pass_context
-def restart(ctx: click.Context, as_json: bool, **flags: Any) -> None:
+def restart(ctx: click.Context, /, as_json: bool, **flags: Any) -> None:
     """Stop, then start the daemon."""
     from authsome.client.launcher import stop_background
 
@@ -144,8 +174,12 @@ def status(as_json: bool) -> None:
     record = _running(layout)
     if as_json:
         emit_json(
-            {"running": record is not None, "url": record.url if record else None,
-             "pid": record.pid if record else None, "home": str(layout.root)}
+            {
+                "running": record is not None,
+                "url": record.url if record else None,
+                "pid": record.pid if record else None,
+                "home": str(layout.root),
+            }
         )
     elif record is None:
         say("daemon is not running")

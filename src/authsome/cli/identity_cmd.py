@@ -29,7 +29,11 @@ def init(email: str | None, password_stdin: bool, as_json: bool) -> None:
         key = IdentityKey.load(layout.identity_key(handle))
     else:
         handle, key = None, IdentityKey.generate()
-    password = read_secret("Password", from_stdin=password_stdin, flag="--password-stdin") if email else None
+    password = (
+        read_secret("Password", from_stdin=password_stdin, flag="--password-stdin")
+        if email
+        else None
+    )
     target = ensure_daemon(layout, daemon_target(layout, handle))
     with DaemonClient(target.url, key) as client:
         registered = client.register_identity()
@@ -38,7 +42,10 @@ def init(email: str | None, password_stdin: bool, as_json: bool) -> None:
             layout.ensure_private_dir(layout.identities_dir)
             key.save(layout.identity_key(handle))
         health = client.health()
-        config.identities[handle] = {"base_url": target.url, "deployment_id": health["deployment_id"]}
+        config.identities[handle] = {
+            "base_url": target.url,
+            "deployment_id": health["deployment_id"],
+        }
         config.default_identity = handle
         config.save(layout)
         result: dict[str, Any] = dict(registered)
@@ -53,7 +60,8 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
         return
     say(f"identity: {result['handle']} ({result['status']})")
     if result["status"] == "active":
-        say(f"claimed by {result.get('email')} ({result.get('role')}); vault {result.get('vault_id')}")
+        who = f"{result.get('email')} ({result.get('role')})"
+        say(f"claimed by {who}; vault {result.get('vault_id')}")
     elif result.get("claim_url"):
         say(f"claim it in your browser within 15 minutes: {result['claim_url']}")
         say("or claim it here: authsome init --email YOU@EXAMPLE.COM")

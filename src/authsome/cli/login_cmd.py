@@ -25,7 +25,9 @@ def login(provider: str, connection: str, key_stdin: bool, force: bool, as_json:
             raise OperationNotAllowed(
                 f"{provider} uses OAuth2 ({info['flow']}), which this version cannot log in to yet"
             )
-        api_key = read_secret(f"{info['display_name']} API key", from_stdin=key_stdin, flag="--key-stdin")
+        api_key = read_secret(
+            f"{info['display_name']} API key", from_stdin=key_stdin, flag="--key-stdin"
+        )
         created = client.login_api_key(provider, api_key, connection=connection, force=force)
     if as_json:
         emit_json(created)

@@ -22,7 +22,14 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from authsome.cli import connections_cmd, daemon_cmd, identity_cmd, login_cmd, provider_cmd, run_cmd
+    from authsome.cli import (
+        connections_cmd,
+        daemon_cmd,
+        identity_cmd,
+        login_cmd,
+        provider_cmd,
+        run_cmd,
+    )
 
     for module in (daemon_cmd, identity_cmd, provider_cmd, login_cmd, connections_cmd, run_cmd):
         for command in module.COMMANDS:

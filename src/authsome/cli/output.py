@@ -22,7 +22,11 @@ def json_option(func: Any) -> Any:
         return value
 
     return click.option(
-        "--json", "as_json", is_flag=True, expose_value=True, callback=remember,
+        "--json",
+        "as_json",
+        is_flag=True,
+        expose_value=True,
+        callback=remember,
         help="Print one JSON document instead of text.",
     )(func)
 

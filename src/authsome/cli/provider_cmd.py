@@ -27,8 +27,14 @@ def list_providers(as_json: bool) -> None:
         emit_json(items)
         return
     rows = [
-        (p["name"], p["auth_type"], p["flow"], ", ".join(p["api_url"]),
-         "yes" if p["connected"] else "", "bundled" if p["bundled"] else "custom")
+        (
+            p["name"],
+            p["auth_type"],
+            p["flow"],
+            ", ".join(p["api_url"]),
+            "yes" if p["connected"] else "",
+            "bundled" if p["bundled"] else "custom",
+        )
         for p in items
     ]
     table(("NAME", "AUTH", "FLOW", "HOSTS", "CONNECTED", "SOURCE"), rows, empty="no providers")

@@ -82,7 +82,10 @@ def run_child(argv: list[str], env: dict[str, str]) -> int:
     except PermissionError:
         click.echo(f"authsome: permission denied: {argv[0]}", err=True)
         return 126
-    previous = {sig: signal.signal(sig, lambda num, _frame: child.send_signal(num)) for sig in FORWARDED_SIGNALS}
+    previous = {
+        sig: signal.signal(sig, lambda num, _frame: child.send_signal(num))
+        for sig in FORWARDED_SIGNALS
+    }
     try:
         code = child.wait()
     finally:
@@ -91,11 +94,23 @@ def run_child(argv: list[str], env: dict[str, str]) -> int:
     return 128 - code if code < 0 else code
 
 
-@click.command("run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.option("--connection", "connections", multiple=True, metavar="PROVIDER=NAME",
-              help="Use this connection for PROVIDER instead of its default (repeatable).")
-@click.option("--provider", "providers", multiple=True, metavar="NAME",
-              help="Only let this run use these providers (repeatable).")
+@click.command(
+    "run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
+)
+@click.option(
+    "--connection",
+    "connections",
+    multiple=True,
+    metavar="PROVIDER=NAME",
+    help="Use this connection for PROVIDER instead of its default (repeatable).",
+)
+@click.option(
+    "--provider",
+    "providers",
+    multiple=True,
+    metavar="NAME",
+    help="Only let this run use these providers (repeatable).",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(connections: tuple[str, ...], providers: tuple[str, ...], command: tuple[str, ...]) -> None:
     """Run COMMAND with credentials injected by the proxy; it never sees them."""

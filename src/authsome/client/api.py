@@ -25,7 +25,9 @@ def raise_for_error(response: httpx.Response) -> None:
         body = response.json()
         code, message, hint = body["error"], body["message"], body.get("hint")
     except (ValueError, KeyError, TypeError):
-        raise AuthsomeError(f"the daemon answered {response.status_code} without an error body") from None
+        raise AuthsomeError(
+            f"the daemon answered {response.status_code} without an error body"
+        ) from None
     raise error_class_for(str(code))(str(message), hint=hint)
 
 
@@ -104,7 +106,9 @@ class DaemonClient:
         result: dict[str, Any] = self.request("GET", f"/providers/{_segment(name)}")
         return result
 
-    def register_provider(self, definition: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
+    def register_provider(
+        self, definition: dict[str, Any], *, force: bool = False
+    ) -> dict[str, Any]:
         result: dict[str, Any] = self.request(
             "POST", "/providers", json={"definition": definition, "force": force}
         )

@@ -10,7 +10,9 @@ from authsome.errors import DaemonUnavailable, IdentityUnknown
 from authsome.home import HomeLayout
 
 
-def ensure_daemon(layout: HomeLayout, target: DaemonTarget, *, autostart: bool = True) -> DaemonTarget:
+def ensure_daemon(
+    layout: HomeLayout, target: DaemonTarget, *, autostart: bool = True
+) -> DaemonTarget:
     """Make sure the target answers and is the deployment this home expects."""
     probe = DaemonClient(target.url, None)
     try:
@@ -47,7 +49,9 @@ def load_identity_key(layout: HomeLayout, handle: str | None) -> tuple[str, Iden
         raise IdentityUnknown("no identity in this home yet", hint="authsome init")
     path = layout.identity_key(handle)
     if not path.exists():
-        raise IdentityUnknown(f"no key file for identity {handle!r} at {path}", hint="authsome init")
+        raise IdentityUnknown(
+            f"no key file for identity {handle!r} at {path}", hint="authsome init"
+        )
     return handle, IdentityKey.load(path)
 
 

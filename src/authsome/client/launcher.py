@@ -18,7 +18,11 @@ START_TIMEOUT = 15.0
 
 
 def start_background(
-    layout: HomeLayout, *, port: int, proxy_port: int | None = None, extra_args: list[str] | None = None
+    layout: HomeLayout,
+    *,
+    port: int,
+    proxy_port: int | None = None,
+    extra_args: list[str] | None = None,
 ) -> DaemonRecord:
     """Spawn ``authsome daemon serve`` detached; wait until its record answers."""
     layout.ensure_private_dir(layout.server_dir)
@@ -47,9 +51,9 @@ def start_background(
                 hint=f"see {layout.daemon_log}",
             )
         record = DaemonRecord.read(layout)
-        if record is not None and record != previous and record.pid == process.pid:
-            if daemon_answers(record.url, record.deployment_id):
-                return record
+        is_new = record is not None and record != previous and record.pid == process.pid
+        if is_new and record is not None and daemon_answers(record.url, record.deployment_id):
+            return record
         time.sleep(0.02)
     process.terminate()
     raise DaemonUnavailable("the daemon did not start in time", hint=f"see {layout.daemon_log}")

@@ -33,7 +33,9 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     # Frames but not the message: an exception's text may quote a secret.
-    where = "; ".join(f"{frame.filename}:{frame.lineno}" for frame in extract_tb(exc.__traceback__)[-3:])
+    where = "; ".join(
+        f"{frame.filename}:{frame.lineno}" for frame in extract_tb(exc.__traceback__)[-3:]
+    )
     log.error("unexpected %s while serving a request at %s", type(exc).__name__, where)
     return JSONResponse(
         {"error": "internal_error", "message": "the daemon hit an unexpected error; see its log"},

@@ -73,7 +73,9 @@ class RequestGuard:
             return
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await send_error(send, PayloadTooLarge(f"request bodies are limited to {self.max_body} bytes"))
+            await send_error(
+                send, PayloadTooLarge(f"request bodies are limited to {self.max_body} bytes")
+            )
             return
         await self.app(scope, self._limited(receive), send)
 

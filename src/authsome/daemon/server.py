@@ -108,14 +108,15 @@ def serve(settings: ServerSettings) -> None:
     state.proxy_port = proxy_sock.getsockname()[1]
     try:
         import uvloop
-
-        runner = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
-        runner = asyncio.run
-    runner(_serve_async(state, api_sock, proxy_sock))
+        asyncio.run(_serve_async(state, api_sock, proxy_sock))
+    else:
+        uvloop.run(_serve_async(state, api_sock, proxy_sock))
 
 
-async def _serve_async(state: DaemonState, api_sock: socket.socket, proxy_sock: socket.socket) -> None:
+async def _serve_async(
+    state: DaemonState, api_sock: socket.socket, proxy_sock: socket.socket
+) -> None:
     app = create_app(state)
     config = uvicorn.Config(
         app,
@@ -151,6 +152,3 @@ async def _serve_async(state: DaemonState, api_sock: socket.socket, proxy_sock: 
         remove_daemon_record(state)
         state.engine.dispose()
         log.info("authsome daemon stopped")
-
-
-

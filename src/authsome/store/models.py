@@ -8,7 +8,7 @@ stays plain so it can be queried.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -49,7 +49,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
 
 
 class Deployment(Base):
@@ -133,9 +133,7 @@ class Connection(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    __table_args__ = (
-        UniqueConstraint("vault_id", "provider", "name", name="uq_connection_name"),
-    )
+    __table_args__ = (UniqueConstraint("vault_id", "provider", "name", name="uq_connection_name"),)
 
 
 class ConnectionSecret(Base):

@@ -42,7 +42,9 @@ def connections(caller: CallerDep, db: DbDep) -> list[ConnectionPublic]:
 
 
 @router.post("/connections", status_code=201)
-def login_api_key(body: ApiKeyLogin, caller: CallerDep, db: DbDep, state: StateDep) -> ConnectionPublic:
+def login_api_key(
+    body: ApiKeyLogin, caller: CallerDep, db: DbDep, state: StateDep
+) -> ConnectionPublic:
     """Store an API key for a provider, sealed with the vault's data key."""
     vault = _vault(db, caller)
     provider = state.catalogue.get(body.provider)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from sqlalchemy import select
+
+from authsome.audit.writer import record_event
 from authsome.daemon.deps import CallerDep, DbDep, PendingCallerDep, ProofDep, StateDep
 from authsome.daemon.schemas import HeadlessClaim, IdentityPublic, WhoamiPublic
-from authsome.daemon.services.identities import accept_claim, register_identity
+from authsome.daemon.services.identities import accept_claim, register_identity, revoke_identity
 from authsome.daemon.services.principals import sign_in_or_create_first
 from authsome.daemon.state import DaemonState
-from authsome.errors import AuthenticationFailed
-from authsome.audit.writer import record_event
+from authsome.errors import AuthenticationFailed, ConnectionNotFound
 from authsome.store.models import Identity, Principal
 
 router = APIRouter(tags=["identities"])
@@ -54,9 +56,7 @@ def own_status(caller: PendingCallerDep, db: DbDep) -> IdentityPublic:
 
 
 @router.post("/identities/self/claim")
-def headless_claim(
-    body: HeadlessClaim, caller: PendingCallerDep, state: StateDep
-) -> WhoamiPublic:
+def headless_claim(body: HeadlessClaim, caller: PendingCallerDep, state: StateDep) -> WhoamiPublic:
     """Claim the calling identity with a principal's email and password.
 
     Creates the first principal (admin) when there is none. A failed sign-in
@@ -108,3 +108,15 @@ def whoami(caller: CallerDep, state: StateDep) -> WhoamiPublic:
         deployment_id=state.deployment_id,
     )
 
+
+@router.post("/identities/{handle}/revoke")
+def revoke(handle: str, caller: CallerDep, db: DbDep, state: StateDep) -> IdentityPublic:
+    """Revoke an identity: the identity itself, or an admin, may do it."""
+    identity = db.scalar(select(Identity).where(Identity.handle == handle))
+    allowed = identity is not None and (identity.id == caller.identity_id or caller.role == "admin")
+    if identity is None or not allowed:
+        # Same answer for "absent" and "not yours": handles are not enumerable.
+        raise ConnectionNotFound(f"no identity {handle!r} that you may revoke")
+    revoke_identity(db, identity, by=caller.handle, principal_id=caller.principal_id)
+    state.runs.end_all_for_identity(identity.id)
+    return _identity_public(identity)

@@ -63,7 +63,9 @@ def register_provider(
     definition = load_provider_json(raw, source="request body")
     with state.catalogue_lock:
         updated = state.catalogue.with_custom(definition, force=body.force)
-        db.merge(CustomProvider(name=definition.name, definition=raw, created_by=caller.principal_id))
+        db.merge(
+            CustomProvider(name=definition.name, definition=raw, created_by=caller.principal_id)
+        )
         record_event(
             db,
             "provider_registered",
@@ -75,4 +77,3 @@ def register_provider(
         db.flush()
         state.catalogue = updated
     return _public(updated, definition, set())
-

@@ -18,9 +18,9 @@ PLACEHOLDER = "authsome-managed"
 def start_run(body: RunRequest, caller: CallerDep, db: DbDep, state: StateDep) -> RunPublic:
     """Start a run: a proxy token bound to the caller, placeholders for SDKs."""
     catalogue = state.catalogue
-    for provider, connection in body.connections.items():
-        catalogue.get(provider)
-        check_connection_name(connection)
+    for provider_name, connection_name in body.connections.items():
+        catalogue.get(provider_name)
+        check_connection_name(connection_name)
     providers = None
     if body.providers:
         providers = frozenset(catalogue.get(name).name for name in body.providers)
@@ -33,7 +33,7 @@ def start_run(body: RunRequest, caller: CallerDep, db: DbDep, state: StateDep) -
                 continue
             if definition.api_key and definition.api_key.env_var:
                 env[definition.api_key.env_var] = PLACEHOLDER
-            for variable in (definition.export or {}):
+            for variable in definition.export or {}:
                 env[variable] = PLACEHOLDER
     record_event(
         db,

@@ -45,8 +45,12 @@ def verify_request_proof(
 ) -> VerifiedProof:
     """Check the ``DPoP`` header's proof and consume its ``jti``."""
     if not header:
-        raise PopMissing("this route needs a DPoP proof header", hint="use the authsome CLI or client")
-    proof = verify_proof(header, method=method, url=url, body=body, now=time.time() if now is None else now)
+        raise PopMissing(
+            "this route needs a DPoP proof header", hint="use the authsome CLI or client"
+        )
+    proof = verify_proof(
+        header, method=method, url=url, body=body, now=time.time() if now is None else now
+    )
     replay.check_and_remember(proof.jti)
     return proof
 

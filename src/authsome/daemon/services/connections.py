@@ -47,7 +47,9 @@ def find_connection(
     session: Session, vault_id: str, provider: str, name: str | None
 ) -> Connection | None:
     """The named connection, or the provider's default one when ``name`` is None."""
-    query = select(Connection).where(Connection.vault_id == vault_id, Connection.provider == provider)
+    query = select(Connection).where(
+        Connection.vault_id == vault_id, Connection.provider == provider
+    )
     if name is None:
         query = query.order_by(Connection.is_default.desc(), Connection.created_at)
     else:
@@ -117,8 +119,7 @@ def _check_key_shape(provider: ProviderDefinition, api_key: str) -> None:
     pattern = provider.api_key.key_pattern if provider.api_key else None
     if pattern and not re.fullmatch(pattern, api_key):
         raise InvalidInput(
-            f"that does not look like a {provider.display_name} key "
-            f"(expected to match {pattern})",
+            f"that does not look like a {provider.display_name} key (expected to match {pattern})",
         )
 
 

@@ -43,7 +43,9 @@ class CredentialResolver:
         self._cache: dict[CacheKey, ResolvedCredential] = {}
         self._lock = threading.Lock()
 
-    def cached(self, vault_id: str, provider: str, connection: str | None) -> ResolvedCredential | None:
+    def cached(
+        self, vault_id: str, provider: str, connection: str | None
+    ) -> ResolvedCredential | None:
         return self._cache.get((vault_id, provider, connection))
 
     def resolve(

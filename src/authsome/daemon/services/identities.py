@@ -87,3 +87,19 @@ def accept_claim(session: Session, identity: Identity, principal: Principal) -> 
         principal_id=principal.id,
         detail={"via": "headless"},
     )
+
+
+def revoke_identity(
+    session: Session, identity: Identity, *, by: str, principal_id: str | None
+) -> None:
+    """Revoke ``identity``: its next request gets ``identity_revoked``."""
+    identity.status = "revoked"
+    identity.revoked_at = datetime.now(UTC)
+    record_event(
+        session,
+        "identity_revoked",
+        "success",
+        identity=identity.handle,
+        principal_id=principal_id,
+        detail={"by": by},
+    )

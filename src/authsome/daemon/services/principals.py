@@ -47,10 +47,10 @@ def sign_in_or_create_first(session: Session, email: str, password: str) -> Prin
         session.flush()
         record_event(session, "principal_registered", "success", principal_id=principal.id)
         return principal
-    principal = session.scalar(select(Principal).where(Principal.email == address))
-    if not _password_matches(principal, password):
+    existing = session.scalar(select(Principal).where(Principal.email == address))
+    if not _password_matches(existing, password) or existing is None:
         raise AuthenticationFailed("email or password is incorrect")
-    assert principal is not None
+    principal = existing
     if _hasher.check_needs_rehash(principal.password_hash):
         principal.password_hash = _hasher.hash(password)
     record_event(session, "principal_signed_in", "success", principal_id=principal.id)
