@@ -1,17 +1,20 @@
-"""FastAPI dependencies: the daemon state, a DB transaction, the PoP caller."""
+"""FastAPI dependencies: the daemon state and the PoP-verified caller.
+
+Handlers open their own transaction (``store.db.transaction``) so a failed
+commit is raised inside the handler and rendered like any other error.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
 
 from authsome.crypto.pop import VerifiedProof
 from authsome.daemon.services.caller import Caller, load_caller, verify_request_proof
 from authsome.daemon.state import DaemonState
 from authsome.errors import OperationNotAllowed
+from authsome.store.db import transaction
 
 
 def get_state(request: Request) -> DaemonState:
@@ -20,15 +23,6 @@ def get_state(request: Request) -> DaemonState:
 
 
 StateDep = Annotated[DaemonState, Depends(get_state)]
-
-
-def get_db(state: StateDep) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns."""
-    with state.sessions() as session, session.begin():
-        yield session
-
-
-DbDep = Annotated[Session, Depends(get_db)]
 
 
 def request_url(request: Request, state: DaemonState) -> str:
@@ -53,12 +47,14 @@ async def get_proof(request: Request, state: StateDep) -> VerifiedProof:
 ProofDep = Annotated[VerifiedProof, Depends(get_proof)]
 
 
-def get_caller(proof: ProofDep, db: DbDep) -> Caller:
-    return load_caller(db, proof.jkt)
+def get_caller(proof: ProofDep, state: StateDep) -> Caller:
+    with transaction(state.sessions) as db:
+        return load_caller(db, proof.jkt)
 
 
-def get_pending_caller(proof: ProofDep, db: DbDep) -> Caller:
-    return load_caller(db, proof.jkt, allow_pending=True)
+def get_pending_caller(proof: ProofDep, state: StateDep) -> Caller:
+    with transaction(state.sessions) as db:
+        return load_caller(db, proof.jkt, allow_pending=True)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -43,12 +43,12 @@ def create_store_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "isolation_level": None},
-            pool_pre_ping=False,
+            hide_parameters=True,  # bound values (hashes, ciphertexts) never reach a log
         )
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlalchemy.orm import Session
 
-from authsome.daemon.deps import CallerDep, DbDep, StateDep
+from authsome.daemon.deps import CallerDep, StateDep
 from authsome.daemon.schemas import ApiKeyLogin, ConnectionPublic
 from authsome.daemon.services.caller import Caller
 from authsome.daemon.services.connections import (
@@ -14,12 +15,13 @@ from authsome.daemon.services.connections import (
     store_api_key,
 )
 from authsome.errors import IdentityPending
+from authsome.store.db import transaction
 from authsome.store.models import Connection, Vault
 
 router = APIRouter(tags=["connections"])
 
 
-def _vault(db: DbDep, caller: Caller) -> Vault:
+def _vault(db: Session, caller: Caller) -> Vault:
     vault = db.get(Vault, caller.vault_id) if caller.vault_id else None
     if vault is None:
         raise IdentityPending("this identity's principal has no vault yet")
@@ -36,37 +38,37 @@ def _public(connection: Connection) -> ConnectionPublic:
 
 
 @router.get("/connections")
-def connections(caller: CallerDep, db: DbDep) -> list[ConnectionPublic]:
+def connections(caller: CallerDep, state: StateDep) -> list[ConnectionPublic]:
     """The caller's connections (never their secrets)."""
-    return [_public(item) for item in list_connections(db, _vault(db, caller).id)]
+    with transaction(state.sessions) as db:
+        return [_public(item) for item in list_connections(db, _vault(db, caller).id)]
 
 
 @router.post("/connections", status_code=201)
-def login_api_key(
-    body: ApiKeyLogin, caller: CallerDep, db: DbDep, state: StateDep
-) -> ConnectionPublic:
+def login_api_key(body: ApiKeyLogin, caller: CallerDep, state: StateDep) -> ConnectionPublic:
     """Store an API key for a provider, sealed with the vault's data key."""
-    vault = _vault(db, caller)
     provider = state.catalogue.get(body.provider)
-    connection = store_api_key(
-        db,
-        state.vault_keys,
-        vault,
-        provider,
-        name=body.connection,
-        api_key=body.api_key.get_secret_value(),
-        force=body.force,
-        actor=_actor(caller),
-    )
-    db.flush()
+    with transaction(state.sessions) as db:
+        vault = _vault(db, caller)
+        connection = store_api_key(
+            db,
+            state.vault_keys,
+            vault,
+            provider,
+            name=body.connection,
+            api_key=body.api_key.get_secret_value(),
+            force=body.force,
+            actor=_actor(caller),
+        )
+        public = _public(connection)
     state.resolver.invalidate(vault.id, provider.name)
-    return _public(connection)
+    return public
 
 
 @router.delete("/connections/{provider}/{name}", status_code=204)
-def logout(provider: str, name: str, caller: CallerDep, db: DbDep, state: StateDep) -> None:
+def logout(provider: str, name: str, caller: CallerDep, state: StateDep) -> None:
     """Remove a connection and forget its cached credential."""
-    vault = _vault(db, caller)
-    remove_connection(db, vault, provider, name, actor=_actor(caller))
-    db.flush()
+    with transaction(state.sessions) as db:
+        vault = _vault(db, caller)
+        remove_connection(db, vault, provider, name, actor=_actor(caller))
     state.resolver.invalidate(vault.id, provider)

@@ -6,12 +6,13 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from authsome.audit.writer import record_event
-from authsome.daemon.deps import CallerDep, DbDep, PendingCallerDep, ProofDep, StateDep
+from authsome.daemon.deps import CallerDep, PendingCallerDep, ProofDep, StateDep
 from authsome.daemon.schemas import HeadlessClaim, IdentityPublic, WhoamiPublic
 from authsome.daemon.services.identities import accept_claim, register_identity, revoke_identity
 from authsome.daemon.services.principals import sign_in_or_create_first
 from authsome.daemon.state import DaemonState
 from authsome.errors import AuthenticationFailed, ConnectionNotFound
+from authsome.store.db import transaction
 from authsome.store.models import Identity, Principal
 
 router = APIRouter(tags=["identities"])
@@ -35,24 +36,24 @@ def _identity_public(identity: Identity, claim_url: str | None = None) -> Identi
 
 
 @router.post("/identities", status_code=201)
-def register(request: Request, proof: ProofDep, db: DbDep, state: StateDep) -> IdentityPublic:
+def register(request: Request, proof: ProofDep, state: StateDep) -> IdentityPublic:
     """Register the key that signed this request's proof as a pending identity."""
     client = request.client.host if request.client else None
-    registration = register_identity(db, proof.jwk, registered_from=client)
-    claim_url = (
-        f"{_public_base(request, state)}/claim/{registration.claim_token}"
-        if registration.claim_token
-        else None
-    )
-    return _identity_public(registration.identity, claim_url)
+    with transaction(state.sessions) as db:
+        registration = register_identity(db, proof.jwk, registered_from=client)
+        public = _identity_public(registration.identity)
+    if registration.claim_token:
+        public.claim_url = f"{_public_base(request, state)}/claim/{registration.claim_token}"
+    return public
 
 
 @router.get("/identities/self")
-def own_status(caller: PendingCallerDep, db: DbDep) -> IdentityPublic:
+def own_status(caller: PendingCallerDep, state: StateDep) -> IdentityPublic:
     """The caller's own record; pending identities may read it."""
-    identity = db.get(Identity, caller.identity_id)
-    assert identity is not None
-    return _identity_public(identity)
+    with transaction(state.sessions) as db:
+        identity = db.get(Identity, caller.identity_id)
+        assert identity is not None
+        return _identity_public(identity)
 
 
 @router.post("/identities/self/claim")
@@ -63,7 +64,7 @@ def headless_claim(body: HeadlessClaim, caller: PendingCallerDep, state: StateDe
     is audited in its own transaction, since the request's own rolls back.
     """
     try:
-        with state.sessions() as db, db.begin():
+        with transaction(state.sessions) as db:
             principal = sign_in_or_create_first(db, body.email, body.password.get_secret_value())
             identity = db.get(Identity, caller.identity_id)
             assert identity is not None
@@ -76,7 +77,7 @@ def headless_claim(body: HeadlessClaim, caller: PendingCallerDep, state: StateDe
                 accept_claim(db, identity, principal)
             return _whoami(identity, principal, vault.id, state)
     except AuthenticationFailed:
-        with state.sessions() as db, db.begin():
+        with transaction(state.sessions) as db:
             record_event(db, "principal_sign_in", "failure", identity=caller.handle)
         raise
 
@@ -110,13 +111,14 @@ def whoami(caller: CallerDep, state: StateDep) -> WhoamiPublic:
 
 
 @router.post("/identities/{handle}/revoke")
-def revoke(handle: str, caller: CallerDep, db: DbDep, state: StateDep) -> IdentityPublic:
+def revoke(handle: str, caller: CallerDep, state: StateDep) -> IdentityPublic:
     """Revoke an identity: the identity itself, or an admin, may do it."""
-    identity = db.scalar(select(Identity).where(Identity.handle == handle))
-    allowed = identity is not None and (identity.id == caller.identity_id or caller.role == "admin")
-    if identity is None or not allowed:
-        # Same answer for "absent" and "not yours": handles are not enumerable.
-        raise ConnectionNotFound(f"no identity {handle!r} that you may revoke")
-    revoke_identity(db, identity, by=caller.handle, principal_id=caller.principal_id)
+    with transaction(state.sessions) as db:
+        identity = db.scalar(select(Identity).where(Identity.handle == handle))
+        if identity is None or not (identity.id == caller.identity_id or caller.role == "admin"):
+            # Same answer for "absent" and "not yours": handles are not enumerable.
+            raise ConnectionNotFound(f"no identity {handle!r} that you may revoke")
+        revoke_identity(db, identity, by=caller.handle, principal_id=caller.principal_id)
+        public = _identity_public(identity)
     state.runs.end_all_for_identity(identity.id)
-    return _identity_public(identity)
+    return public

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from authsome.audit.writer import record_event
-from authsome.daemon.deps import CallerDep, DbDep, StateDep
+from authsome.daemon.deps import CallerDep, StateDep
 from authsome.daemon.schemas import RunPublic, RunRequest
 from authsome.daemon.services.connections import check_connection_name, list_connections
+from authsome.store.db import transaction
 
 router = APIRouter(tags=["runs"])
 
@@ -15,7 +16,7 @@ PLACEHOLDER = "authsome-managed"
 
 
 @router.post("/runs", status_code=201)
-def start_run(body: RunRequest, caller: CallerDep, db: DbDep, state: StateDep) -> RunPublic:
+def start_run(body: RunRequest, caller: CallerDep, state: StateDep) -> RunPublic:
     """Start a run: a proxy token bound to the caller, placeholders for SDKs."""
     catalogue = state.catalogue
     for provider_name, connection_name in body.connections.items():
@@ -26,8 +27,9 @@ def start_run(body: RunRequest, caller: CallerDep, db: DbDep, state: StateDep) -
         providers = frozenset(catalogue.get(name).name for name in body.providers)
     run, token = state.runs.start(caller, connections=body.connections, providers=providers)
     env: dict[str, str] = {}
-    if caller.vault_id is not None:
-        for connection in list_connections(db, caller.vault_id):
+    with transaction(state.sessions) as db:
+        assert run.session.vault_id is not None
+        for connection in list_connections(db, run.session.vault_id):
             definition = catalogue.find(connection.provider)
             if definition is None or (providers is not None and definition.name not in providers):
                 continue
@@ -35,14 +37,14 @@ def start_run(body: RunRequest, caller: CallerDep, db: DbDep, state: StateDep) -
                 env[definition.api_key.env_var] = PLACEHOLDER
             for variable in definition.export or {}:
                 env[variable] = PLACEHOLDER
-    record_event(
-        db,
-        "run_started",
-        "success",
-        identity=caller.handle,
-        principal_id=caller.principal_id,
-        detail={"run": run.session.run_id},
-    )
+        record_event(
+            db,
+            "run_started",
+            "success",
+            identity=caller.handle,
+            principal_id=caller.principal_id,
+            detail={"run": run.session.run_id},
+        )
     return RunPublic(
         run_id=run.session.run_id,
         token=token,
@@ -54,14 +56,15 @@ def start_run(body: RunRequest, caller: CallerDep, db: DbDep, state: StateDep) -
 
 
 @router.delete("/runs/{run_id}", status_code=204)
-def end_run(run_id: str, caller: CallerDep, db: DbDep, state: StateDep) -> None:
+def end_run(run_id: str, caller: CallerDep, state: StateDep) -> None:
     """End a run; its token stops working at once."""
     state.runs.end(run_id, identity_id=caller.identity_id)
-    record_event(
-        db,
-        "run_ended",
-        "success",
-        identity=caller.handle,
-        principal_id=caller.principal_id,
-        detail={"run": run_id},
-    )
+    with transaction(state.sessions) as db:
+        record_event(
+            db,
+            "run_ended",
+            "success",
+            identity=caller.handle,
+            principal_id=caller.principal_id,
+            detail={"run": run_id},
+        )

@@ -45,6 +45,7 @@ def register_identity(
         registered_from=registered_from,
     )
     session.add(identity)
+    session.flush()  # the claim below refers to it
     token = new_token()
     session.add(
         Claim(
