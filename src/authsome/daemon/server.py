@@ -14,7 +14,9 @@ import errno
 import json
 import logging
 import os
+import signal
 import socket
+from collections.abc import Generator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -95,6 +97,22 @@ def _names_this_process(path: Path) -> bool:
     return pid == os.getpid()
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server without its signal capture.
+
+    uvicorn re-raises a captured SIGTERM once it has shut down, which would
+    kill the process before the proxy, the audit queue and ``daemon.json``
+    are closed. The daemon installs its own handlers instead.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+    def request_exit(self) -> None:
+        self.should_exit = True
+
+
 def serve(settings: ServerSettings) -> None:
     """Open everything, bind, serve until SIGINT/SIGTERM."""
     state = open_state(settings)
@@ -126,7 +144,10 @@ async def _serve_async(
         server_header=False,
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, server.request_exit)
     backend = DaemonProxyBackend(
         runs=state.runs,
         catalogue=state.current_catalogue,

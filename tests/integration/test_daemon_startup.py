@@ -1,0 +1,153 @@
+"""Starting the daemon: master key safety, port conflicts, per-home daemons."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EMAIL, PASSWORD
+from tests.support.daemon import AUTHSOME, Daemon, base_env, run_cli, start_daemon
+
+
+def _serve(
+    home: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `daemon serve` expecting it to refuse to start (bounded by a timeout)."""
+    return subprocess.run(
+        [AUTHSOME, "daemon", "serve", "--port", "0", "--proxy-port", "0", *args],
+        env=base_env(home) | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def _store_key(daemon: Daemon) -> None:
+    assert daemon.cli("init", "--email", EMAIL, "--password-stdin", input=PASSWORD + "\n").code == 0
+    login = daemon.cli("login", "openai", "--key-stdin", input="sk-test-0123456789abcdefghij\n")
+    assert login.code == 0, login.err
+
+
+def test_home_and_key_file_are_private(daemon: Daemon) -> None:
+    assert (daemon.home.stat().st_mode & 0o777) == 0o700
+    key_file = daemon.home / "server" / "master.key"
+    assert (key_file.stat().st_mode & 0o777) == 0o600
+    assert len(base64.b64decode(key_file.read_text())) == 32
+
+
+def test_missing_master_key_with_existing_data_refuses_to_start(home: Path) -> None:
+    daemon = start_daemon(home)
+    _store_key(daemon)
+    assert daemon.stop() == 0
+    key_file = home / "server" / "master.key"
+    key_file.unlink()
+    refused = _serve(home)
+    assert refused.returncode != 0
+    assert "master key" in (refused.stdout + refused.stderr).lower()
+    assert not key_file.exists(), "a replacement key must never be generated over existing data"
+
+
+def test_wrong_master_key_refuses_to_start_and_changes_nothing(home: Path) -> None:
+    daemon = start_daemon(home)
+    _store_key(daemon)
+    assert daemon.stop() == 0
+    db = home / "server" / "authsome.db"
+    before = db.read_bytes()
+    wrong = base64.b64encode(os.urandom(32)).decode()
+    refused = _serve(home, env={"AUTHSOME_MASTER_KEY": wrong})
+    assert refused.returncode != 0
+    assert "master key" in (refused.stdout + refused.stderr).lower()
+    assert wrong not in refused.stdout + refused.stderr
+    assert db.read_bytes() == before
+    # With the right key it still opens and the credential still works.
+    again = start_daemon(home)
+    listed = again.cli("connections", "list", "--json")
+    assert [c["provider"] for c in listed.json] == ["openai"]
+    again.stop()
+
+
+def test_malformed_master_key_env_is_a_clear_error(home: Path) -> None:
+    refused = _serve(home, env={"AUTHSOME_MASTER_KEY": "not base64!"})
+    assert refused.returncode != 0
+    assert "AUTHSOME_MASTER_KEY" in refused.stdout + refused.stderr
+
+
+def test_port_held_by_foreign_process_exits_9_naming_the_port(home: Path) -> None:
+    with socket.socket() as foreign:
+        foreign.bind(("127.0.0.1", 0))
+        foreign.listen()
+        port = foreign.getsockname()[1]
+        result = subprocess.run(
+            [AUTHSOME, "daemon", "serve", "--port", str(port), "--proxy-port", "0"],
+            env=base_env(home),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 9
+    assert str(port) in result.stderr
+    assert "not Authsome" in result.stderr
+
+
+def test_port_held_by_another_authsome_daemon_is_named_as_such(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    port = str(daemon.record["api_port"])
+    result = subprocess.run(
+        [AUTHSOME, "daemon", "serve", "--port", port, "--proxy-port", "0"],
+        env=base_env(tmp_path / "other"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 9
+    assert "Authsome daemon" in result.stderr and port in result.stderr
+
+
+def test_cli_refuses_a_daemon_of_another_home(daemon: Daemon, tmp_path: Path) -> None:
+    other_home = tmp_path / "other-home"
+    # Point the other home's record at the first daemon with a different deployment id.
+    (other_home / "server").mkdir(parents=True)
+    record = dict(daemon.record, deployment_id="0" * 32)
+    (other_home / "server" / "daemon.json").write_text(json.dumps(record))
+    result = run_cli(
+        ["init", "--email", EMAIL, "--password-stdin"], base_env(other_home), input=PASSWORD + "\n"
+    )
+    assert result.code == 9
+    assert "another Authsome home" in result.err
+    assert not (other_home / "client" / "identities").exists()
+
+
+def test_cli_autostarts_the_daemon_and_daemon_commands_work(tmp_path: Path) -> None:
+    home = tmp_path / "auto"
+    env = base_env(home)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env["AUTHSOME_BASE_URL"] = f"http://127.0.0.1:{port}"
+    try:
+        result = run_cli(
+            ["init", "--email", EMAIL, "--password-stdin", "--json"], env, input=PASSWORD + "\n"
+        )
+        assert result.code == 0, result.err
+        assert result.json["status"] == "active"
+        status = run_cli(["daemon", "status", "--json"], env)
+        assert status.code == 0 and status.json["running"] is True
+        assert status.json["url"] == f"http://127.0.0.1:{port}"
+    finally:
+        stopped = run_cli(["daemon", "stop"], env)
+    assert stopped.code == 0 and "stopped" in stopped.out
+    assert run_cli(["daemon", "status"], env).code == 9
+
+
+@pytest.mark.parametrize("flag", ["--host=0.0.0.0"])
+def test_non_loopback_bind_needs_public_url(home: Path, flag: str) -> None:
+    refused = _serve(home, flag)
+    assert refused.returncode == 2
+    assert "--public-url" in refused.stderr
