@@ -1,0 +1,486 @@
+"""Figures for Authsome's main path on this machine; prints them, asserts nothing.
+
+    python bench/main_path.py            # about a minute on two cores
+    python bench/main_path.py --quick    # a smoke run with few requests
+
+What it sets up (all on loopback, in a temporary AUTHSOME_HOME):
+
+- a stand-in HTTPS API for ``api.bench.test`` (``authsome.testing.upstream``,
+  its own process, its own test CA);
+- ``authsome daemon serve`` on free ports, its proxy told where
+  ``api.bench.test`` lives and which CA to trust for it;
+- an identity claimed by an admin principal, a custom API-key provider for
+  ``api.bench.test`` and a connection holding a random key.
+
+What it measures:
+
+- sequential keep-alive requests (one ``httpx.Client`` each), direct to the
+  upstream vs through the daemon's proxy with a run session's token, in
+  alternating rounds: p50, p99 and requests/s per round, medians of rounds;
+- the first request on a fresh connection (TLS handshake; for the proxy also
+  CONNECT and the run token check), direct vs proxied;
+- the daemon's CPU time per proxied request (``/proc/<pid>/stat``) and its
+  resident memory when idle;
+- a PoP-signed ``GET /whoami`` vs an unsigned ``GET /health`` (keep-alive);
+- wall time of ``authsome run -- true``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import shutil
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from authsome import __version__
+from authsome.client.connect import open_client
+from authsome.home import HomeLayout
+
+HOST = "api.bench.test"
+PATH = "/v1/echo"
+START_TIMEOUT = 20.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Config:
+    requests: int
+    rounds: int
+    fresh: int
+    pop: int
+    runs: int
+
+
+FULL = Config(requests=2000, rounds=5, fresh=20, pop=1000, runs=10)
+QUICK = Config(requests=200, rounds=2, fresh=5, pop=100, runs=3)
+
+
+# --- processes -----------------------------------------------------------------------
+
+
+def authsome_command() -> list[str]:
+    """The ``authsome`` script of this interpreter's environment (what users run)."""
+    script = Path(sys.executable).with_name("authsome")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "authsome"]
+
+
+def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        [*authsome_command(), *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"authsome {args[0]} failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout
+
+
+def wait_for(what: str, probe: Callable[[], Any], process: subprocess.Popen[bytes]) -> Any:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} exited with {process.returncode} while starting")
+        result = probe()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise SystemExit(f"{what} did not start within {START_TIMEOUT:.0f} s")
+
+
+@contextmanager
+def upstream(work: Path) -> Iterator[tuple[int, Path]]:
+    """The stand-in API in its own process; yields its port and its CA file."""
+    ca_file = work / "upstream-ca.pem"
+    out = work / "upstream.out"
+    with open(out, "wb") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "authsome.testing.upstream",
+                "--name",
+                HOST,
+                "--ca-out",
+                str(ca_file),
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        port = wait_for("the upstream", lambda: _first_number(out.read_text()), process)
+        yield int(port), ca_file
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _first_number(text: str) -> str | None:
+    for word in text.split():
+        if word.isdigit():
+            return word
+    return None
+
+
+@contextmanager
+def daemon(env: dict[str, str], work: Path, upstream_port: int, ca: Path) -> Iterator[int]:
+    """``authsome daemon serve`` on free ports; yields its pid once it answers."""
+    layout = HomeLayout(Path(env["AUTHSOME_HOME"]))
+    args = [
+        "daemon",
+        "serve",
+        "--port",
+        "0",
+        "--proxy-port",
+        "0",
+        "--proxy-resolve",
+        f"{HOST}=127.0.0.1:{upstream_port}",
+        "--upstream-ca",
+        str(ca),
+    ]
+    with open(work / "daemon.log", "wb") as log:
+        process = subprocess.Popen(
+            [*authsome_command(), *args], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def answers() -> bool:
+        try:
+            record = json.loads(layout.daemon_json.read_text())
+        except (OSError, ValueError):
+            return False
+        if record.get("pid") != process.pid:
+            return False
+        try:
+            return httpx.get(f"{record['url']}/health", timeout=1.0).is_success
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for("the daemon", answers, process)
+        yield process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def set_up_home(env: dict[str, str], work: Path) -> str:
+    """Identity + admin principal, the bench provider, a connection; returns the key."""
+    cli(
+        env,
+        "init",
+        "--email",
+        "bench@example.com",
+        "--password-stdin",
+        "--json",
+        stdin=secrets.token_urlsafe(18) + "\n",
+    )
+    provider = {
+        "schema_version": 1,
+        "name": "bench",
+        "display_name": "Bench API",
+        "auth_type": "api_key",
+        "flow": "api_key",
+        "api_url": [HOST],
+        "api_key": {
+            "header_name": "Authorization",
+            "header_prefix": "Bearer",
+            "env_var": "BENCH_API_KEY",
+        },
+    }
+    provider_file = work / "bench-provider.json"
+    provider_file.write_text(json.dumps(provider))
+    cli(env, "provider", "register", str(provider_file))
+    key = "bench_" + secrets.token_hex(20)
+    cli(env, "login", "bench", "--key-stdin", stdin=key + "\n")
+    return key
+
+
+# --- measuring -----------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+def memory_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise SystemExit(f"no {field} in /proc/{pid}/status")
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+@dataclass(frozen=True)
+class Round:
+    p50_ms: float
+    p99_ms: float
+    per_second: float
+
+
+def timed_round(send: Callable[[], object], count: int) -> Round:
+    samples: list[float] = []
+    started = time.perf_counter()
+    for _ in range(count):
+        t0 = time.perf_counter()
+        send()
+        samples.append(time.perf_counter() - t0)
+    elapsed = time.perf_counter() - started
+    return Round(
+        p50_ms=percentile(samples, 0.50) * 1e3,
+        p99_ms=percentile(samples, 0.99) * 1e3,
+        per_second=count / elapsed,
+    )
+
+
+def median_of(rounds: list[Round], attr: str) -> float:
+    return statistics.median(float(getattr(r, attr)) for r in rounds)
+
+
+def check_echo(response: httpx.Response, key: str) -> None:
+    """The upstream answered and saw exactly our key (compared, never printed)."""
+    response.raise_for_status()
+    headers = {str(k).lower(): str(v) for k, v in _echoed_headers(response.json())}
+    if headers.get("authorization") != f"Bearer {key}":
+        raise SystemExit("the upstream did not receive the expected Authorization header")
+
+
+def _echoed_headers(echo: Any) -> list[tuple[Any, Any]]:
+    headers = echo.get("headers") if isinstance(echo, dict) else None
+    if isinstance(headers, dict):
+        return list(headers.items())
+    if isinstance(headers, list):
+        return [tuple(pair) for pair in headers]
+    raise SystemExit("the upstream's answer does not list the headers it received")
+
+
+class Paths:
+    """The two ways to reach the upstream: direct, and through the daemon's proxy."""
+
+    def __init__(self, upstream_port: int, upstream_ca: Path, run: dict[str, Any], key: str):
+        self.key = key
+        self.direct_url = f"https://127.0.0.1:{upstream_port}{PATH}"
+        self.direct_headers = {"Host": HOST, "Authorization": f"Bearer {key}"}
+        self.direct_verify = ssl.create_default_context(cafile=str(upstream_ca))
+        self.proxied_url = f"https://{HOST}{PATH}"
+        self.proxy = f"http://run:{run['token']}@{run['proxy_host']}:{run['proxy_port']}"
+        self.proxied_verify = ssl.create_default_context(cadata=run["ca_pem"])
+
+    def direct_client(self) -> httpx.Client:
+        return httpx.Client(verify=self.direct_verify, trust_env=False, timeout=10)
+
+    def proxied_client(self) -> httpx.Client:
+        return httpx.Client(
+            proxy=self.proxy, verify=self.proxied_verify, trust_env=False, timeout=10
+        )
+
+    def direct(self, client: httpx.Client) -> httpx.Response:
+        # Connect to the upstream's address but name the API host in SNI and Host,
+        # exactly what the proxy does on the agent's behalf.
+        return client.get(
+            self.direct_url, headers=self.direct_headers, extensions={"sni_hostname": HOST}
+        )
+
+    def proxied(self, client: httpx.Client) -> httpx.Response:
+        return client.get(self.proxied_url)
+
+
+def keep_alive_rounds(paths: Paths, config: Config, daemon_pid: int) -> dict[str, Any]:
+    direct_rounds: list[Round] = []
+    proxied_rounds: list[Round] = []
+    with paths.direct_client() as direct, paths.proxied_client() as proxied:
+        check_echo(paths.direct(direct), paths.key)
+        check_echo(paths.proxied(proxied), paths.key)
+        for _ in range(100):  # warm both connections, caches and the daemon's pool
+            paths.direct(direct)
+            paths.proxied(proxied)
+        time.sleep(0.5)
+        cpu_before = cpu_seconds(daemon_pid)
+        for index in range(config.rounds):
+            order = ("direct", "proxied") if index % 2 == 0 else ("proxied", "direct")
+            for which in order:
+                if which == "direct":
+                    direct_rounds.append(
+                        timed_round(lambda: _ok(paths.direct(direct)), config.requests)
+                    )
+                else:
+                    proxied_rounds.append(
+                        timed_round(lambda: _ok(paths.proxied(proxied)), config.requests)
+                    )
+        time.sleep(1.0)  # let the daemon flush the audit events of the last round
+        cpu_used = cpu_seconds(daemon_pid) - cpu_before
+    overheads = [p.p50_ms - d.p50_ms for d, p in zip(direct_rounds, proxied_rounds, strict=True)]
+    return {
+        "direct": direct_rounds,
+        "proxied": proxied_rounds,
+        "p50_overhead_ms": statistics.median(overheads),
+        "daemon_cpu_us_per_request": cpu_used / (config.rounds * config.requests) * 1e6,
+    }
+
+
+def _ok(response: httpx.Response) -> None:
+    if response.status_code != 200:
+        raise SystemExit(f"request failed with {response.status_code}")
+
+
+def fresh_connections(paths: Paths, config: Config) -> dict[str, float]:
+    """Median time of the first request on a new client: handshake(s) included."""
+    results: dict[str, float] = {}
+    for name, make, send in (
+        ("direct", paths.direct_client, paths.direct),
+        ("proxied", paths.proxied_client, paths.proxied),
+    ):
+        samples = []
+        for _ in range(config.fresh):
+            with make() as client:
+                t0 = time.perf_counter()
+                _ok(send(client))
+                samples.append(time.perf_counter() - t0)
+        results[name] = statistics.median(samples) * 1e3
+    return results
+
+
+def pop_vs_bare(config: Config) -> dict[str, float]:
+    with open_client() as client:
+        for _ in range(50):
+            client.health()
+            client.whoami()
+        bare = timed_round(client.health, config.pop)
+        signed = timed_round(client.whoami, config.pop)
+    return {
+        "health_p50_ms": bare.p50_ms,
+        "whoami_p50_ms": signed.p50_ms,
+        "health_p99_ms": bare.p99_ms,
+        "whoami_p99_ms": signed.p99_ms,
+    }
+
+
+def run_true(env: dict[str, str], config: Config) -> float:
+    command = [*authsome_command(), "run", "--", "true"]
+    samples = []
+    for _ in range(config.runs):
+        t0 = time.perf_counter()
+        subprocess.run(command, env=env, check=True, timeout=60)
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+# --- report --------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} cores ({model}), {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, httpx {httpx.__version__}"
+    )
+
+
+def report(config: Config, figures: dict[str, Any]) -> None:
+    kept = figures["keep_alive"]
+    direct, proxied = kept["direct"], kept["proxied"]
+    print(f"authsome {__version__} main path, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {machine()}")
+    print()
+    print(
+        f"{config.requests:,} sequential keep-alive requests per round, "
+        f"{config.rounds} rounds each, alternating; per-round figures, then the median"
+    )
+    for name, rounds in (("direct", direct), ("proxied", proxied)):
+        per_round = "  ".join(f"{r.p50_ms:.2f}/{r.p99_ms:.2f}/{r.per_second:,.0f}" for r in rounds)
+        print(f"  {name:8} p50/p99 ms/req/s: {per_round}")
+        print(
+            f"  {'':8} median p50 {median_of(rounds, 'p50_ms'):.3f} ms, "
+            f"p99 {median_of(rounds, 'p99_ms'):.3f} ms, "
+            f"{median_of(rounds, 'per_second'):,.0f} req/s"
+        )
+    print(
+        f"  proxy overhead, p50: +{kept['p50_overhead_ms']:.3f} ms "
+        "(median of per-round differences)"
+    )
+    print(f"  daemon CPU per proxied request: {kept['daemon_cpu_us_per_request']:.0f} µs")
+    fresh = figures["fresh"]
+    print(
+        f"first request on a new connection (median of {config.fresh}): "
+        f"direct {fresh['direct']:.2f} ms, proxied {fresh['proxied']:.2f} ms"
+    )
+    pop = figures["pop"]
+    print(
+        f"daemon API, {config.pop:,} keep-alive requests each: "
+        f"GET /health p50 {pop['health_p50_ms']:.3f} ms (p99 {pop['health_p99_ms']:.3f}), "
+        f"PoP-signed GET /whoami p50 {pop['whoami_p50_ms']:.3f} ms "
+        f"(p99 {pop['whoami_p99_ms']:.3f})"
+    )
+    print(f"authsome run -- true: median {figures['run_true_s'] * 1e3:.0f} ms of {config.runs}")
+    print(
+        f"daemon memory: idle RSS {figures['idle_rss_kib'] / 1024:.1f} MiB, "
+        f"peak RSS {figures['peak_rss_kib'] / 1024:.1f} MiB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few requests: a smoke run")
+    args = parser.parse_args()
+    config = QUICK if args.quick else FULL
+
+    work = Path(tempfile.mkdtemp(prefix="authsome-bench."))
+    home = work / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSOME_")}
+    env["AUTHSOME_HOME"] = str(home)
+    os.environ.clear()
+    os.environ.update(env)  # open_client() in this process reads the same home
+    figures: dict[str, Any] = {}
+    try:
+        with upstream(work) as (port, ca), daemon(env, work, port, ca) as pid:
+            key = set_up_home(env, work)
+            time.sleep(1.0)
+            figures["idle_rss_kib"] = memory_kib(pid, "VmRSS")
+            with open_client() as client:
+                run = client.start_run()
+                try:
+                    paths = Paths(port, ca, run, key)
+                    figures["keep_alive"] = keep_alive_rounds(paths, config, pid)
+                    figures["fresh"] = fresh_connections(paths, config)
+                finally:
+                    client.end_run(run["run_id"])
+            figures["pop"] = pop_vs_bare(config)
+            figures["run_true_s"] = run_true(env, config)
+            figures["peak_rss_kib"] = memory_kib(pid, "VmHWM")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(config, figures)
+
+
+if __name__ == "__main__":
+    main()
