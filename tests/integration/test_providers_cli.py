@@ -80,6 +80,6 @@ def test_bad_provider_json_names_the_field_and_changes_nothing(
 
 def test_daemon_validates_too(claimed: Daemon) -> None:
     """A client that skips the CLI's check still gets a field-level error."""
-    with open_client(HomeLayout(claimed.home), autostart=False) as client:
-        with pytest.raises(InvalidProvider, match="name"):
-            client.register_provider(dict(ACME, name="../etc"))
+    client = open_client(HomeLayout(claimed.home), autostart=False)
+    with client, pytest.raises(InvalidProvider, match="name"):
+        client.register_provider(dict(ACME, name="../etc"))
