@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -61,7 +62,10 @@ def received_header(echo: Any, name: str) -> str | None:
 
 def show_environment() -> None:
     print(f"agent: {KEY_VARIABLE} in my environment = {os.environ.get(KEY_VARIABLE)!r}")
-    print(f"agent: my environment has {len(os.environ)} variables: {', '.join(sorted(os.environ))}")
+    names = textwrap.fill(
+        ", ".join(sorted(os.environ)), 96, initial_indent="  ", subsequent_indent="  "
+    )
+    print(f"agent: my environment has {len(os.environ)} variables:\n{names}")
 
 
 def dump_environment(path: Path) -> None:
