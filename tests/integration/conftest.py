@@ -1,0 +1,77 @@
+"""A daemon whose proxy reaches local HTTPS stand-ins for providers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from authsome.testing.upstream import HttpsEchoServer, TestCA
+from tests.conftest import EMAIL, PASSWORD
+from tests.support.daemon import Daemon, start_daemon
+
+#: Names the stand-in answers for. The look-alikes must never get credentials.
+UPSTREAM_NAMES = (
+    "api.openai.com",
+    "api.acme.test",
+    "eu.api.acme.test",
+    "evilacme.test",
+    "api.acme.test.evil.test",
+    "unmatched.test",
+)
+OPENAI_KEY = "sk-proj-PLANTEDsecretOPENAI0123456789"
+ACME_KEY = "acme-PLANTED-secret-ACME-9876543210"
+ACME_PROVIDER = {
+    "schema_version": 1,
+    "name": "acme",
+    "display_name": "Acme",
+    "auth_type": "api_key",
+    "flow": "api_key",
+    "api_url": ["*.acme.test"],
+    "api_key": {"header_name": "X-Acme-Key", "header_prefix": "", "env_var": "ACME_API_KEY"},
+}
+
+
+@dataclass
+class Gateway:
+    daemon: Daemon
+    upstream: HttpsEchoServer
+    ca_file: Path
+    outputs: list[str]
+
+    def cli(self, *args: str, input: str | None = None) -> object:
+        result = self.daemon.cli(*args, input=input)
+        self.outputs.extend([result.out, result.err])
+        return result
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[Gateway]:
+    """Daemon + stand-in upstream + claimed identity + openai and acme keys stored."""
+    ca = TestCA()
+    ca_file = ca.write_pem(tmp_path / "upstream-ca.pem")
+    with HttpsEchoServer(ca, UPSTREAM_NAMES) as upstream:
+        resolve = [f"--proxy-resolve={name}=127.0.0.1:{upstream.port}" for name in UPSTREAM_NAMES]
+        daemon = start_daemon(tmp_path / "home", *resolve, f"--upstream-ca={ca_file}")
+        gateway = Gateway(daemon, upstream, ca_file, [])
+        try:
+            steps = [
+                (("init", "--email", EMAIL, "--password-stdin"), PASSWORD + "\n"),
+                (("login", "openai", "--key-stdin"), OPENAI_KEY + "\n"),
+            ]
+            provider_file = tmp_path / "acme.json"
+            provider_file.write_text(json.dumps(ACME_PROVIDER))
+            steps += [
+                (("provider", "register", str(provider_file)), None),
+                (("login", "acme", "--key-stdin"), ACME_KEY + "\n"),
+            ]
+            for args, stdin in steps:
+                result = daemon.cli(*args, input=stdin)
+                gateway.outputs.extend([result.out, result.err])
+                assert result.code == 0, (args, result.err)
+            yield gateway
+        finally:
+            daemon.stop()
