@@ -136,7 +136,9 @@ def test_unmatched_host_is_tunnelled_untouched(world: World, configure: Configur
 
 
 @pytest.mark.parametrize("token", ["wrong-token", ""])
-def test_wrong_or_missing_proxy_token_gets_407(world: World, configure: Configure, token: str) -> None:
+def test_wrong_or_missing_proxy_token_gets_407(
+    world: World, configure: Configure, token: str
+) -> None:
     configure(injections=INJECT)
     proxy = f"http://run:{token}@127.0.0.1:{world.proxy.port}" if token else None
     url = proxy or f"http://127.0.0.1:{world.proxy.port}"

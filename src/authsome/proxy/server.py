@@ -1,0 +1,335 @@
+"""The proxy listener: client connections, CONNECT handling and raw tunnels.
+
+Each client connection starts as a plain HTTP proxy connection. A CONNECT
+is authenticated once; the backend then decides, before any TLS work,
+whether the host is intercepted (TLS terminated with a certificate from our
+CA, requests handled by a ``Session``) or gets a raw TCP tunnel that the
+proxy never looks into.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+import ssl
+from pathlib import Path
+from typing import cast
+
+from authsome.proxy.backend import ProxyBackend
+from authsome.proxy.ca import CertificateAuthority
+from authsome.proxy.http1 import RequestHead, simple_response
+from authsome.proxy.session import PROXY_AUTH_REQUIRED, Session, Target, authenticate
+from authsome.proxy.tls import TlsEndpoint
+from authsome.proxy.upstream import (
+    CONNECT_TIMEOUT,
+    UpstreamPool,
+    make_key,
+    set_nodelay,
+    upstream_context,
+)
+
+logger = logging.getLogger("authsome.proxy")
+
+_CONNECT_TARGET = re.compile(r"(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+)):([0-9]{1,5})")
+_ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
+
+
+class ProxyServer:
+    """The intercepting proxy, run on the caller's event loop."""
+
+    def __init__(
+        self,
+        backend: ProxyBackend,
+        ca: CertificateAuthority,
+        *,
+        upstream_ca: Path | None = None,
+    ) -> None:
+        self.backend = backend
+        self.ca = ca
+        self.pool = UpstreamPool(upstream_context(upstream_ca))
+        self.debug = logger.isEnabledFor(logging.DEBUG)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._clients: set[ClientConnection] = set()
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen on ``host:port`` (0 picks a free port); returns the bound port."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._accept, host, port, backlog=1024)
+        return self._bound()
+
+    async def start_on(self, sock: socket.socket) -> int:
+        """Listen on a socket the caller has bound already; returns its port."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._accept, sock=sock, backlog=1024)
+        return self._bound()
+
+    def _bound(self) -> int:
+        assert self._server is not None
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self.port
+
+    def _accept(self) -> ClientConnection:
+        return ClientConnection(self)
+
+    async def close(self) -> None:
+        """Stop listening, drop every client connection and the upstream pool."""
+        if self._server is not None:
+            self._server.close()
+        for client in list(self._clients):
+            client.abort()
+        self.pool.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+
+class ClientConnection(asyncio.Protocol):
+    """One connection from a client of the proxy."""
+
+    def __init__(self, proxy: ProxyServer) -> None:
+        self._proxy = proxy
+        self._transport: asyncio.Transport | None = None
+        self._tls: TlsEndpoint | None = None
+        self._session: Session | None = None
+        self._tunnel: RawTunnel | None = None
+        self._reading = True
+        self._closed = False
+
+    # ------------------------------------------------------- asyncio callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement the interface without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
+        set_nodelay(transport)
+        self._proxy._clients.add(self)
+        self._session = Session(self, self._proxy, None)
+
+    def data_received(self, data: bytes) -> None:
+        tls = self._tls
+        if tls is not None:
+            try:
+                data = tls.receive(data)
+            except ssl.SSLError as exc:
+                self._tls_failed(exc)
+                return
+            if self._session is not None:
+                if data:
+                    self._session.feed(data)
+                if tls.eof:
+                    self._session.client_eof()
+        elif self._tunnel is not None:
+            self._tunnel.from_client(data)
+        elif self._session is not None:
+            self._session.feed(data)
+
+    def eof_received(self) -> bool:
+        if self._tunnel is not None:
+            self._tunnel.client_eof()
+        elif self._session is not None:
+            if self._tls is not None:
+                try:
+                    data = self._tls.receive_eof()
+                except ssl.SSLError:
+                    data = b""
+                if data:
+                    self._session.feed(data)
+            if self._session is not None:
+                self._session.client_eof()
+        return True  # the response may still be on its way
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._proxy._clients.discard(self)
+        if self._session is not None:
+            self._session.client_lost()
+        if self._tunnel is not None:
+            self._tunnel.close()
+
+    def pause_writing(self) -> None:
+        if self._session is not None:
+            self._session.client_write_paused(True)
+        elif self._tunnel is not None:
+            self._tunnel.client_write_paused(True)
+
+    def resume_writing(self) -> None:
+        if self._session is not None:
+            self._session.client_write_paused(False)
+        elif self._tunnel is not None:
+            self._tunnel.client_write_paused(False)
+
+    # ---------------------------------------------------- used by the session
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def write(self, data: bytes) -> None:
+        if self._closed:
+            return
+        if self._tls is not None:
+            try:
+                self._tls.send(data)
+            except ssl.SSLError:
+                self.abort()  # the client's TLS session is gone
+        else:
+            assert self._transport is not None
+            self._transport.write(data)
+
+    def write_eof(self) -> None:
+        if not self._closed and self._transport is not None and self._tls is None:
+            self._transport.write_eof()
+
+    def set_reading(self, on: bool) -> None:
+        if on == self._reading or self._closed or self._transport is None:
+            return
+        self._reading = on
+        if on:
+            self._transport.resume_reading()
+        else:
+            self._transport.pause_reading()
+
+    def close(self) -> None:
+        if self._closed or self._transport is None:
+            return
+        self._closed = True
+        if self._tls is not None:
+            self._tls.close_notify()
+        self._transport.close()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._closed = True
+            self._transport.abort()
+
+    def start_connect(self, req: RequestHead, rest: bytes) -> None:
+        """Handle a CONNECT: authenticate, then intercept or tunnel."""
+        self._session = None
+        proxy = self._proxy
+        run = authenticate(proxy.backend, req)
+        if run is None:
+            self.write(PROXY_AUTH_REQUIRED)
+            self.close()
+            return
+        match = _CONNECT_TARGET.fullmatch(req.target)
+        port = int(match.group(3)) if match else 0
+        if match is None or not 0 < port < 65536:
+            self.write(simple_response(400, "authsome proxy: bad CONNECT target\n", close=True))
+            self.close()
+            return
+        host = (match.group(1) or match.group(2)).lower().rstrip(".")
+        address = proxy.backend.upstream_address(host, port)
+        if proxy.backend.should_intercept(run, host, port):
+            assert self._transport is not None
+            context = proxy.ca.server_context(host)
+            self._transport.write(_ESTABLISHED)
+            self._tls = TlsEndpoint(context, self._transport)
+            key = make_key(True, host, port, address)
+            self._session = Session(self, proxy, Target(run, host, port, key))
+            if proxy.debug:
+                logger.debug("intercepting %s:%d", host, port)
+            # Bytes sent right after the CONNECT (often the ClientHello)
+            # are the first input of the TLS handshake.
+            if rest:
+                self.data_received(rest)
+        else:
+            if proxy.debug:
+                logger.debug("tunnelling %s:%d", host, port)
+            self.set_reading(False)
+            self._tunnel = RawTunnel(self, f"{host}:{port}")
+            asyncio.get_running_loop().create_task(self._tunnel.open(address, rest))
+
+    def _tls_failed(self, exc: ssl.SSLError) -> None:
+        # Usually a client that does not trust the Authsome CA.
+        logger.info("TLS with a proxy client failed: %s", exc.reason or exc)
+        self._tls = None
+        if self._session is not None:
+            self._session.client_lost()
+            self._session = None
+        self.abort()
+
+
+class RawTunnel(asyncio.Protocol):
+    """A CONNECT tunnel the proxy does not look into: bytes both ways."""
+
+    def __init__(self, client: ClientConnection, label: str) -> None:
+        self._client = client
+        self._label = label
+        self._transport: asyncio.Transport | None = None
+        self._client_eof = False
+        self._upstream_eof = False
+
+    async def open(self, address: tuple[str, int], rest: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(
+                loop.create_connection(lambda: self, address[0], address[1]), CONNECT_TIMEOUT
+            )
+        except (OSError, TimeoutError) as exc:
+            reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+            self._client.write(
+                simple_response(
+                    502, f"authsome proxy: cannot reach {self._label}: {reason}\n", close=True
+                )
+            )
+            self._client.close()
+            return
+        assert self._transport is not None
+        if self._client.closed:
+            self._transport.close()
+            return
+        self._client.write(_ESTABLISHED)
+        if rest:
+            self._transport.write(rest)
+        self._client.set_reading(True)
+
+    # upstream side
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement the interface without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
+        set_nodelay(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._client.write(data)
+
+    def eof_received(self) -> bool:
+        self._upstream_eof = True
+        self._client.write_eof()
+        if self._client_eof:
+            self.close()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._client.close()
+
+    def pause_writing(self) -> None:
+        self._client.set_reading(False)
+
+    def resume_writing(self) -> None:
+        self._client.set_reading(True)
+
+    # client side
+    def from_client(self, data: bytes) -> None:
+        if self._transport is not None:
+            self._transport.write(data)
+
+    def client_eof(self) -> None:
+        self._client_eof = True
+        if self._transport is not None and self._transport.can_write_eof():
+            self._transport.write_eof()
+        if self._upstream_eof:
+            self.close()
+
+    def client_write_paused(self, paused: bool) -> None:
+        if self._transport is not None:
+            if paused:
+                self._transport.pause_reading()
+            else:
+                self._transport.resume_reading()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+        self._client.close()
