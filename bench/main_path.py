@@ -388,6 +388,14 @@ def run_true(env: dict[str, str], config: Config) -> float:
     return statistics.median(samples)
 
 
+def show_log_tail(log: Path, lines: int = 20) -> None:
+    try:
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return
+    print("last lines of the daemon log:\n" + "\n".join(tail), file=sys.stderr)
+
+
 # --- report --------------------------------------------------------------------------
 
 
@@ -443,8 +451,9 @@ def report(config: Config, figures: dict[str, Any]) -> None:
     )
     print(f"authsome run -- true: median {figures['run_true_s'] * 1e3:.0f} ms of {config.runs}")
     print(
-        f"daemon memory: idle RSS {figures['idle_rss_kib'] / 1024:.1f} MiB, "
-        f"peak RSS {figures['peak_rss_kib'] / 1024:.1f} MiB"
+        f"daemon memory: RSS {figures['start_rss_kib'] / 1024:.1f} MiB when started, "
+        f"{figures['idle_rss_kib'] / 1024:.1f} MiB idle after set-up, "
+        f"peak {figures['peak_rss_kib'] / 1024:.1f} MiB"
     )
 
 
@@ -463,6 +472,8 @@ def main() -> None:
     figures: dict[str, Any] = {}
     try:
         with upstream(work) as (port, ca), daemon(env, work, port, ca) as pid:
+            time.sleep(0.5)
+            figures["start_rss_kib"] = memory_kib(pid, "VmRSS")
             key = set_up_home(env, work)
             time.sleep(1.0)
             figures["idle_rss_kib"] = memory_kib(pid, "VmRSS")
@@ -477,6 +488,9 @@ def main() -> None:
             figures["pop"] = pop_vs_bare(config)
             figures["run_true_s"] = run_true(env, config)
             figures["peak_rss_kib"] = memory_kib(pid, "VmHWM")
+    except BaseException:
+        show_log_tail(work / "daemon.log")
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(config, figures)
