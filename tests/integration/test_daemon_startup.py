@@ -151,3 +151,35 @@ def test_non_loopback_bind_needs_public_url(home: Path, flag: str) -> None:
     refused = _serve(home, flag)
     assert refused.returncode == 2
     assert "--public-url" in refused.stderr
+
+
+def test_corrupt_database_is_reported_with_its_path(home: Path) -> None:
+    (home / "server").mkdir(parents=True)
+    database = home / "server" / "authsome.db"
+    database.write_bytes(b"definitely not sqlite " * 500)
+    refused = _serve(home)
+    assert refused.returncode == 1
+    assert str(database) in refused.stderr and "damaged" in refused.stderr
+    assert database.read_bytes().startswith(b"definitely not sqlite")
+
+
+def test_daemon_start_restart_stop_in_the_background(tmp_path: Path) -> None:
+    env = base_env(tmp_path / "bg")
+    started = run_cli(["daemon", "start", "--port", "0", "--proxy-port", "0", "--json"], env)
+    try:
+        assert started.code == 0, started.err
+        first = started.json
+        assert first["status"] == "started"
+        again = run_cli(["daemon", "start", "--json"], env)
+        assert again.json["status"] == "already running" and again.json["pid"] == first["pid"]
+        restarted = run_cli(
+            ["daemon", "restart", "--port", "0", "--proxy-port", "0", "--json"], env
+        )
+        assert restarted.code == 0, restarted.err
+        assert restarted.json["pid"] != first["pid"]
+        assert restarted.json["deployment_id"] == first["deployment_id"]
+        log = (tmp_path / "bg" / "server" / "daemon.log").read_text()
+        assert "serving API" in log
+    finally:
+        assert run_cli(["daemon", "stop"], env).code == 0
+    assert not (tmp_path / "bg" / "server" / "daemon.json").exists()

@@ -11,6 +11,7 @@ import base64
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,3 +183,44 @@ def read_all(sock: socket.socket | ssl.SSLSocket) -> bytes:
             break
         data += chunk
     return data
+
+
+class ScriptedUpstream:
+    """A TLS server whose connections are handled by a test's own function.
+
+    For upstream behaviour the echo server does not have: closing a pooled
+    connection as a request arrives, or switching protocols.
+    """
+
+    def __init__(self, test_ca: TestCA, handler: Callable[[int, ssl.SSLSocket], None]) -> None:
+        self._context = test_ca.server_context("api.provider.test")
+        self._handler = handler
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.connections = 0
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> ScriptedUpstream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._listener.close()
+        self._thread.join(5)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self._listener.accept()
+            except OSError:
+                return
+            index = self.connections
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(index, sock), daemon=True).start()
+
+    def _serve(self, index: int, sock: socket.socket) -> None:
+        try:
+            with self._context.wrap_socket(sock, server_side=True) as tls:
+                self._handler(index, tls)
+        except (OSError, ssl.SSLError):
+            pass

@@ -1,0 +1,44 @@
+"""Migrations apply on a fresh database, are idempotent, and refuse damaged files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from authsome.store.db import StoreError, create_store_engine, current_revision, migrate
+
+
+def test_migrations_create_every_table_once(tmp_path: Path) -> None:
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    migrate(engine)
+    migrate(engine)
+    tables = set(inspect(engine).get_table_names())
+    expected = {
+        "deployment",
+        "principals",
+        "identities",
+        "claims",
+        "vaults",
+        "connections",
+        "connection_secrets",
+        "custom_providers",
+        "audit_events",
+        "alembic_version",
+    }
+    assert tables == expected
+    assert current_revision(engine) == "0001"
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_damaged_database_is_reported_not_recreated(tmp_path: Path) -> None:
+    path = tmp_path / "broken.db"
+    garbage = b"this is not a database " * 200
+    path.write_bytes(garbage)
+    with pytest.raises(StoreError, match="damaged") as caught:
+        migrate(create_store_engine(f"sqlite:///{path}"))
+    assert str(path) in caught.value.message
+    assert path.read_bytes() == garbage
