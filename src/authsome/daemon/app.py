@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from authsome import __version__
 from authsome.daemon.guards import RequestGuard, allowed_host_names
-from authsome.daemon.routes import connections, health, identities, providers, runs
+from authsome.daemon.routes import ROUTERS
 from authsome.daemon.state import DaemonState
 from authsome.errors import AuthsomeError
 
@@ -46,8 +46,8 @@ async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
 def create_app(state: DaemonState) -> FastAPI:
     app = FastAPI(title="Authsome daemon", version=__version__, docs_url=None, redoc_url=None)
     app.state.daemon = state
-    for module in (health, identities, providers, connections, runs):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_exception_handler(AuthsomeError, _authsome_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -73,7 +73,9 @@ def migrate(engine: Engine) -> None:
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            # "heads": features add their own revision on top of the initial schema;
+            # every branch is applied (a merge revision may later join them).
+            command.upgrade(config, "heads")
     except (DatabaseError, OperationalError, sqlite3.DatabaseError) as exc:
         raise StoreError(
             f"the database at {engine.url.render_as_string(hide_password=True)} cannot be "
@@ -83,9 +85,10 @@ def migrate(engine: Engine) -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The Alembic revision stamped in the database, if any."""
+    """The Alembic revision(s) stamped in the database, comma-separated, if any."""
     with engine.connect() as connection:
         if not inspect(connection).has_table("alembic_version"):
             return None
-        row = connection.exec_driver_sql("SELECT version_num FROM alembic_version").first()
-        return None if row is None else str(row[0])
+        rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version ORDER BY 1")
+        heads = [str(row[0]) for row in rows]
+        return ",".join(heads) or None

@@ -1,1 +1,11 @@
-"""daemon/routes"""
+"""HTTP routes, one module per resource; ``ROUTERS`` is what the app mounts."""
+
+from authsome.daemon.routes import connections, health, identities, providers, runs
+
+ROUTERS = (
+    health.router,
+    identities.router,
+    providers.router,
+    connections.router,
+    runs.router,
+)
