@@ -239,7 +239,10 @@ def test_client_hello_sent_with_the_connect_is_not_lost(
         plaintext = b""
         while True:
             try:
-                plaintext += tls.read(65536)
+                chunk = tls.read(65536)
+                if not chunk:
+                    break
+                plaintext += chunk
                 continue
             except ssl.SSLWantReadError:
                 pass
