@@ -82,16 +82,28 @@ class FakeBackend:
 class ProxyThread:
     """A ProxyServer on its own event loop in a thread."""
 
-    def __init__(self, backend: FakeBackend, ca: CertificateAuthority, upstream_ca: Path) -> None:
+    def __init__(
+        self,
+        backend: FakeBackend,
+        ca: CertificateAuthority,
+        upstream_ca: Path,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        sock: socket.socket | None = None,
+    ) -> None:
         self.backend = backend
         self.server = ProxyServer(backend, ca, upstream_ca=upstream_ca)
-        self.loop = _new_loop()
+        self.loop = loop or _new_loop()
         self.port = 0
+        self._sock = sock
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def start(self) -> ProxyThread:
         self._thread.start()
-        self.port = self.call(self.server.start("127.0.0.1", 0))
+        if self._sock is not None:
+            self.port = self.call(self.server.start_on(self._sock))
+        else:
+            self.port = self.call(self.server.start("127.0.0.1", 0))
         return self
 
     def call(self, coro: Any) -> Any:

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
+import hashlib
 import json
+import os
+import socket
 import ssl
 import subprocess
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 import requests
 
 from authsome.proxy import Injection
-from tests.unit.proxy.support import SECRET, TOKEN, FakeBackend, World, read_response
+from tests.unit.proxy.support import (
+    SECRET,
+    TOKEN,
+    FakeBackend,
+    ProxyThread,
+    World,
+    read_head,
+    read_response,
+)
 
 API = "https://api.provider.test"
 INJECT = {"api.provider.test": Injection(headers=((b"Authorization", SECRET),), provider="acme")}
@@ -245,3 +260,51 @@ def test_tls_to_the_proxy_uses_a_strictly_valid_leaf(world: World, configure: Co
         head, body = read_response(tls)
     assert head.startswith(b"HTTP/1.1 200")
     assert SECRET in body
+
+
+def test_stdlib_event_loop_and_a_socket_bound_by_the_caller(
+    world: World, configure: Configure, tmp_path: Path
+) -> None:
+    backend = configure(injections=INJECT)
+    sock = socket.create_server(("127.0.0.1", 0))
+    proxy = ProxyThread(
+        backend, world.proxy_ca, world.test_ca_file, loop=asyncio.new_event_loop(), sock=sock
+    ).start()
+    try:
+        assert proxy.port == sock.getsockname()[1]
+        payload = tmp_path / "payload"
+        payload.write_bytes(os.urandom(1_000_000))
+        result = subprocess.run(
+            [
+                "curl",
+                "-sS",
+                "--proxy",
+                proxy.url(),
+                "--cacert",
+                str(world.proxy_ca_file),
+                f"{API}/echo",
+                "--data-binary",
+                f"@{payload}",
+                f"{API}/upload",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        echo, upload = result.stdout.split("}{")
+        assert SECRET.decode() in echo
+        assert hashlib.sha256(payload.read_bytes()).hexdigest() in upload
+        # close() drops the connections still open.
+        open_tunnel = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+        auth = base64.b64encode(f"run:{TOKEN}".encode())
+        open_tunnel.sendall(
+            b"CONNECT api.provider.test:443 HTTP/1.1\r\nProxy-Authorization: Basic "
+            + auth
+            + b"\r\n\r\n"
+        )
+        assert read_head(open_tunnel).startswith(b"HTTP/1.1 200")
+    finally:
+        proxy.stop()
+    with open_tunnel, contextlib.suppress(ConnectionResetError):
+        assert open_tunnel.recv(10) == b""
