@@ -175,3 +175,34 @@ def test_run_token_stops_working_when_the_run_ends(gateway: Gateway, tmp_path: P
         timeout=30,
     )
     assert late.stdout == "407" or late.returncode != 0
+
+
+def test_provider_limit_denies_other_providers(gateway: Gateway) -> None:
+    result = gateway.daemon.cli(
+        "run",
+        "--provider",
+        "acme",
+        "--",
+        "curl",
+        "-sS",
+        "-w",
+        "\n%{http_code}",
+        "https://api.openai.com/v1/models",
+    )
+    body, _, status = result.out.rpartition("\n")
+    assert status == "403"
+    assert "may not use openai" in body and "--provider" in body
+    allowed = gateway.daemon.cli(
+        "run", "--provider", "acme", "--", "curl", "-sS", "--fail", "https://api.acme.test/"
+    )
+    assert allowed.code == 0, allowed.err
+
+
+def test_no_connection_is_denied_with_the_login_command(gateway: Gateway) -> None:
+    assert gateway.daemon.cli("logout", "openai").code == 0
+    result = _run(
+        gateway, "curl", "-sS", "-w", "\n%{http_code}", "https://api.openai.com/v1/models"
+    )
+    body, _, status = result.out.rpartition("\n")
+    assert status == "403"
+    assert "authsome login openai" in body

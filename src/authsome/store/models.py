@@ -91,6 +91,11 @@ class Identity(Base):
     registered_from: Mapped[str | None] = mapped_column(String(255), default=None)
     last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The grant its principal gave it (DESIGN §2b): all providers or a list,
+    # and whether raw secrets may be revealed to it (off by default).
+    grant_all_providers: Mapped[bool] = mapped_column(Boolean, default=True)
+    grant_providers: Mapped[list[str]] = mapped_column(default=list)
+    grant_reveal: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Claim(Base):

@@ -28,7 +28,7 @@ def test_migrations_create_every_table_once(tmp_path: Path) -> None:
         "alembic_version",
     }
     assert tables == expected
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

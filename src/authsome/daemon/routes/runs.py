@@ -31,7 +31,7 @@ def start_run(body: RunRequest, caller: CallerDep, state: StateDep) -> RunPublic
         assert run.session.vault_id is not None
         for connection in list_connections(db, run.session.vault_id):
             definition = catalogue.find(connection.provider)
-            if definition is None or (providers is not None and definition.name not in providers):
+            if definition is None or not run.allows(definition.name):
                 continue
             if definition.api_key and definition.api_key.env_var:
                 env[definition.api_key.env_var] = PLACEHOLDER

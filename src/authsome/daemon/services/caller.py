@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from authsome.crypto.pop import VerifiedProof, verify_proof
+from authsome.daemon.services.grants import ALL, Grant
 from authsome.daemon.services.replay import MemoryReplayCache
 from authsome.errors import (
     IdentityPending,
@@ -32,6 +33,7 @@ class Caller:
     role: str | None
     email: str | None
     vault_id: str | None
+    grant: Grant = ALL
 
 
 def verify_request_proof(
@@ -86,4 +88,5 @@ def load_caller(session: Session, jkt: str, *, allow_pending: bool = False) -> C
         role=principal.role if principal else None,
         email=principal.email if principal else None,
         vault_id=vault.id if vault else None,
+        grant=Grant.of(identity),
     )

@@ -49,11 +49,16 @@ class DaemonProxyBackend:
         active = self._runs.get(run.run_id)
         if active is None:
             return Injection(provider=name, deny_status=407, deny_message="this run has ended\n")
-        if active.providers is not None and name not in active.providers:
+        if not active.allows(name):
+            why = (
+                "its grant does not include it; its principal can change the grant"
+                if not active.grant.allows_provider(name)
+                else "it was not listed with --provider"
+            )
             return Injection(
                 provider=name,
                 deny_status=403,
-                deny_message=f"authsome: this run may not use {name} (see --provider)\n",
+                deny_message=f"authsome: this run may not use {name}: {why}\n",
             )
         assert run.vault_id is not None
         connection = active.connections.get(name)

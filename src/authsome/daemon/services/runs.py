@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from authsome.daemon.services.caller import Caller
+from authsome.daemon.services.grants import ALL, Grant
 from authsome.daemon.services.ids import new_id, new_token, token_digest
 from authsome.errors import ConnectionNotFound, InvalidInput
 from authsome.proxy.backend import RunSession
@@ -17,6 +18,12 @@ class ActiveRun:
     identity_id: str
     connections: dict[str, str] = field(default_factory=dict)  # provider -> connection name
     providers: frozenset[str] | None = None  # None: every provider the grant allows
+    grant: Grant = ALL
+
+    def allows(self, provider: str) -> bool:
+        """Both the identity's grant and this run's own ``--provider`` list."""
+        listed = self.providers is None or provider in self.providers
+        return listed and self.grant.allows_provider(provider)
 
 
 class RunRegistry:
@@ -47,6 +54,7 @@ class RunRegistry:
             identity_id=caller.identity_id,
             connections=dict(connections or {}),
             providers=providers,
+            grant=caller.grant,
         )
         digest = token_digest(token)
         with self._lock:
@@ -70,6 +78,13 @@ class RunRegistry:
             del self._by_digest[digest]  # type: ignore[arg-type]
             del self._by_id[run_id]
         return run
+
+    def regrant(self, identity_id: str, grant: Grant) -> None:
+        """Apply a changed grant to the identity's live runs at once."""
+        with self._lock:
+            for digest, run in list(self._by_digest.items()):
+                if run.identity_id == identity_id:
+                    self._by_digest[digest] = replace(run, grant=grant)
 
     def end_all_for_identity(self, identity_id: str) -> None:
         with self._lock:
