@@ -450,10 +450,12 @@ def report(config: Config, figures: dict[str, Any]) -> None:
         f"(p99 {pop['whoami_p99_ms']:.3f})"
     )
     print(f"authsome run -- true: median {figures['run_true_s'] * 1e3:.0f} ms of {config.runs}")
+    mib = {name: figures[name] / 1024 for name in figures if name.endswith("_kib")}
     print(
-        f"daemon memory: RSS {figures['start_rss_kib'] / 1024:.1f} MiB when started, "
-        f"{figures['idle_rss_kib'] / 1024:.1f} MiB idle after set-up, "
-        f"peak {figures['peak_rss_kib'] / 1024:.1f} MiB"
+        f"daemon memory: RSS {mib['start_rss_kib']:.1f} MiB when started, "
+        f"{mib['idle_rss_kib']:.1f} MiB idle after set-up (peak so far "
+        f"{mib['setup_peak_kib']:.1f}), {mib['loaded_rss_kib']:.1f} MiB after all "
+        f"requests, peak {mib['peak_rss_kib']:.1f} MiB"
     )
 
 
@@ -477,6 +479,7 @@ def main() -> None:
             key = set_up_home(env, work)
             time.sleep(1.0)
             figures["idle_rss_kib"] = memory_kib(pid, "VmRSS")
+            figures["setup_peak_kib"] = memory_kib(pid, "VmHWM")
             with open_client() as client:
                 run = client.start_run()
                 try:
@@ -487,6 +490,7 @@ def main() -> None:
                     client.end_run(run["run_id"])
             figures["pop"] = pop_vs_bare(config)
             figures["run_true_s"] = run_true(env, config)
+            figures["loaded_rss_kib"] = memory_kib(pid, "VmRSS")
             figures["peak_rss_kib"] = memory_kib(pid, "VmHWM")
     except BaseException:
         show_log_tail(work / "daemon.log")
