@@ -129,6 +129,13 @@ class DaemonClient:
     def logout(self, provider: str, connection: str = "default") -> None:
         self.request("DELETE", f"/connections/{_segment(provider)}/{_segment(connection)}")
 
+    def resolve(
+        self, url: str, *, method: str = "GET", connection: str | None = None
+    ) -> dict[str, Any]:
+        body = {"url": url, "method": method, "connection": connection}
+        result: dict[str, Any] = self.request("POST", "/resolve", json=body)
+        return result
+
     # runs
     def start_run(
         self, *, connections: dict[str, str] | None = None, providers: list[str] | None = None

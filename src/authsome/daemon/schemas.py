@@ -102,3 +102,17 @@ class RunPublic(BaseModel):
     proxy_port: int
     ca_pem: str
     env: dict[str, str]
+
+
+class ResolveRequest(Strict):
+    url: str = Field(max_length=8192)
+    method: str = Field("GET", max_length=16)
+    connection: str | None = Field(None, max_length=64)
+
+
+class ResolvePublic(BaseModel):
+    """Carries credential headers: returned only by the audited resolve route."""
+
+    provider: str | None
+    connection: str | None
+    headers: dict[str, str]

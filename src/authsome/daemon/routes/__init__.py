@@ -1,6 +1,6 @@
 """HTTP routes, one module per resource; ``ROUTERS`` is what the app mounts."""
 
-from authsome.daemon.routes import connections, health, identities, providers, runs
+from authsome.daemon.routes import connections, health, identities, providers, resolve, runs
 
 ROUTERS = (
     health.router,
@@ -8,4 +8,5 @@ ROUTERS = (
     providers.router,
     connections.router,
     runs.router,
+    resolve.router,
 )

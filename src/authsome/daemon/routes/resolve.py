@@ -1,0 +1,71 @@
+"""``POST /resolve``: the headers a request to a URL needs (the library's path).
+
+The same decisions as the proxy (matching, grants, connection choice) for
+agents that add headers themselves. Every answer is audited as
+``credential_resolved``; refusals as ``denied``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter
+
+from authsome.daemon.deps import CallerDep, StateDep
+from authsome.daemon.schemas import ResolvePublic, ResolveRequest
+from authsome.daemon.services.caller import Caller
+from authsome.daemon.state import DaemonState
+from authsome.errors import CredentialUnavailable, InvalidInput, OperationNotAllowed
+
+router = APIRouter(tags=["resolve"])
+
+
+@router.post("/resolve")
+def resolve(body: ResolveRequest, caller: CallerDep, state: StateDep) -> ResolvePublic:
+    """Headers to add to a request for ``url`` (empty when no provider matches)."""
+    parts = urlsplit(body.url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise InvalidInput("credentials are only resolved for https:// URLs")
+    host, path = parts.hostname, parts.path or "/"
+    name = state.catalogue.matcher.match(host, path)
+    if name is None:
+        return ResolvePublic(provider=None, connection=None, headers={})
+    if not caller.grant.allows_provider(name):
+        _audit(state, caller, name, None, host, path, "denied", "not in grant")
+        raise OperationNotAllowed(f"this agent's grant does not include {name}")
+    assert caller.vault_id is not None
+    resolved = state.resolver.cached(caller.vault_id, name, body.connection)
+    if resolved is None:
+        provider = state.catalogue.get(name)
+        resolved = state.resolver.resolve(caller.vault_id, provider, body.connection)
+    if resolved.connection is None:
+        _audit(state, caller, name, body.connection, host, path, "failure", "no connection")
+        raise CredentialUnavailable(
+            f"no usable {name} connection", hint=f"authsome login {name}"
+        )
+    _audit(state, caller, name, resolved.connection, host, path, "success", None)
+    headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in resolved.headers}
+    return ResolvePublic(provider=name, connection=resolved.connection, headers=headers)
+
+
+def _audit(
+    state: DaemonState,
+    caller: Caller,
+    provider: str,
+    connection: str | None,
+    host: str,
+    path: str,
+    outcome: str,
+    reason: str | None,
+) -> None:
+    state.audit.add(
+        "credential_resolved",
+        outcome,
+        identity=caller.handle,
+        principal_id=caller.principal_id,
+        provider=provider,
+        connection=connection,
+        host=host,
+        path=path,
+        detail={"reason": reason} if reason else {},
+    )
