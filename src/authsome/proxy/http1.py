@@ -14,6 +14,7 @@ heads over ``MAX_HEAD`` bytes.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from http import HTTPStatus
 
@@ -122,6 +123,19 @@ class ResponseHead:
 
     def body_scanner(self) -> BodyScanner:
         return BodyScanner(self.framing, self.body_length)
+
+
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
+def valid_host(host: str) -> bool:
+    """Whether ``host`` is an IP address or a DNS name with sane labels."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.removesuffix(".").split(".")
+        return len(host) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
+    return True
 
 
 def head_end(data: bytes, start: int) -> int:

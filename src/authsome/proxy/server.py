@@ -19,7 +19,7 @@ from typing import cast
 
 from authsome.proxy.backend import ProxyBackend
 from authsome.proxy.ca import CertificateAuthority
-from authsome.proxy.http1 import RequestHead, simple_response
+from authsome.proxy.http1 import RequestHead, simple_response, valid_host
 from authsome.proxy.session import PROXY_AUTH_REQUIRED, Session, Target, authenticate
 from authsome.proxy.tls import TlsEndpoint
 from authsome.proxy.upstream import (
@@ -215,11 +215,11 @@ class ClientConnection(asyncio.Protocol):
             return
         match = _CONNECT_TARGET.fullmatch(req.target)
         port = int(match.group(3)) if match else 0
-        if match is None or not 0 < port < 65536:
+        host = (match.group(1) or match.group(2)).lower().rstrip(".") if match else ""
+        if not 0 < port < 65536 or not valid_host(host):
             self.write(simple_response(400, "authsome proxy: bad CONNECT target\n", close=True))
             self.close()
             return
-        host = (match.group(1) or match.group(2)).lower().rstrip(".")
         address = proxy.backend.upstream_address(host, port)
         if proxy.backend.should_intercept(run, host, port):
             assert self._transport is not None
@@ -251,6 +251,10 @@ class ClientConnection(asyncio.Protocol):
         self.abort()
 
 
+def _reason(exc: Exception) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or type(exc).__name__
+
+
 class RawTunnel(asyncio.Protocol):
     """A CONNECT tunnel the proxy does not look into: bytes both ways."""
 
@@ -267,8 +271,8 @@ class RawTunnel(asyncio.Protocol):
             await asyncio.wait_for(
                 loop.create_connection(lambda: self, address[0], address[1]), CONNECT_TIMEOUT
             )
-        except (OSError, TimeoutError) as exc:
-            reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+        except (OSError, ValueError) as exc:
+            reason = "timed out" if isinstance(exc, TimeoutError) else _reason(exc)
             self._client.write(
                 simple_response(
                     502, f"authsome proxy: cannot reach {self._label}: {reason}\n", close=True

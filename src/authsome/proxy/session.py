@@ -43,6 +43,7 @@ from authsome.proxy.http1 import (
     rewrite_request_head,
     simple_response,
     valid_header,
+    valid_host,
 )
 from authsome.proxy.upstream import (
     PoolKey,
@@ -334,11 +335,14 @@ class Session:
             self._close()
             return
         match = _HTTP_URL.fullmatch(req.target)
-        port = int(match.group(3) or 80) if match else 0
-        if match is None or not 0 < port < 65536:
+        if match is None:
             self._refuse("expected an absolute http:// URL (use CONNECT for https)")
             return
+        port = int(match.group(3) or 80)
         host = (match.group(1) or match.group(2)).lower().rstrip(".")
+        if not 0 < port < 65536 or not valid_host(host):
+            self._refuse("bad host or port in the URL")
+            return
         target = match.group(4) or "/"
         if target.startswith("?"):
             target = "/" + target

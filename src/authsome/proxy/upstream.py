@@ -225,8 +225,8 @@ class UpstreamPool:
             raise UpstreamError(f"TLS handshake with {label} failed: {exc.reason}") from exc
         except TimeoutError as exc:
             raise UpstreamError(f"timed out connecting to {label}") from exc
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
+        except (OSError, ValueError) as exc:  # ValueError: a name IDNA cannot encode
+            reason = (exc.strerror if isinstance(exc, OSError) else None) or type(exc).__name__
             raise UpstreamError(f"cannot reach {label}: {reason}") from exc
         return conn
 

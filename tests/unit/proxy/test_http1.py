@@ -17,6 +17,7 @@ from authsome.proxy.http1 import (
     rewrite_request_head,
     simple_response,
     valid_header,
+    valid_host,
 )
 
 
@@ -272,3 +273,23 @@ def test_simple_response() -> None:
     assert head.startswith(b"HTTP/1.1 403 Forbidden\r\n")
     assert b"Content-Length: 3" in head and b"Connection: close" in head and b"X-A: b" in head
     assert body == b"no\n"
+
+
+@pytest.mark.parametrize(
+    ("host", "ok"),
+    [
+        ("api.example.com", True),
+        ("api.example.com.", True),
+        ("under_score.example", True),
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("a" * 63 + ".example", True),
+        ("a" * 64 + ".example", False),
+        ("bad..example", False),
+        ("-lead.example", False),
+        ("", False),
+        (".".join(["abcdefgh"] * 30), False),
+    ],
+)
+def test_valid_host(host: str, ok: bool) -> None:
+    assert valid_host(host) is ok

@@ -308,3 +308,19 @@ def test_stdlib_event_loop_and_a_socket_bound_by_the_caller(
         proxy.stop()
     with open_tunnel, contextlib.suppress(ConnectionResetError):
         assert open_tunnel.recv(10) == b""
+
+
+@pytest.mark.parametrize(
+    "target", ["bad..host:443", "api.provider.test:0", "api.provider.test", "[zz::1]:443"]
+)
+def test_bad_connect_targets_get_400(world: World, configure: Configure, target: str) -> None:
+    configure(injections=INJECT)
+    auth = base64.b64encode(f"run:{TOKEN}".encode())
+    with socket.create_connection(("127.0.0.1", world.proxy.port), timeout=10) as sock:
+        sock.sendall(
+            f"CONNECT {target} HTTP/1.1\r\n".encode()
+            + b"Proxy-Authorization: Basic "
+            + auth
+            + b"\r\n\r\n"
+        )
+        assert read_head(sock).startswith(b"HTTP/1.1 400")
