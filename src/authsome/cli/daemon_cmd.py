@@ -84,6 +84,7 @@ def serve(**flags: Any) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs full URLs at INFO
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from authsome.daemon.server import serve as serve_daemon
 
     serve_daemon(settings)
