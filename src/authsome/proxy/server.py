@@ -264,6 +264,7 @@ class RawTunnel(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._client_eof = False
         self._upstream_eof = False
+        self._early = b""  # client bytes that arrive while connecting
 
     async def open(self, address: tuple[str, int], rest: bytes) -> None:
         loop = asyncio.get_running_loop()
@@ -285,8 +286,11 @@ class RawTunnel(asyncio.Protocol):
             self._transport.close()
             return
         self._client.write(_ESTABLISHED)
-        if rest:
-            self._transport.write(rest)
+        if rest or self._early:
+            self._transport.write(rest + self._early)
+            self._early = b""
+        if self._client_eof and self._transport.can_write_eof():
+            self._transport.write_eof()
         self._client.set_reading(True)
 
     # upstream side
@@ -318,6 +322,8 @@ class RawTunnel(asyncio.Protocol):
     def from_client(self, data: bytes) -> None:
         if self._transport is not None:
             self._transport.write(data)
+        else:
+            self._early += data
 
     def client_eof(self) -> None:
         self._client_eof = True
