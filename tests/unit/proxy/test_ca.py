@@ -183,3 +183,25 @@ def test_openssl_strict_verification_accepts_the_chain(
         check=False,
     )
     assert wrong.returncode != 0
+
+
+def test_context_cache_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("authsome.proxy.ca._CONTEXT_CACHE_SIZE", 3)
+    ca = CertificateAuthority.load_or_create(tmp_path / "ca")
+    first = ca.server_context("h0.example")
+    for index in range(1, 4):
+        ca.server_context(f"h{index}.example")
+    assert ca.server_context("h3.example") is ca.server_context("h3.example")
+    assert ca.server_context("h0.example") is not first  # evicted, rebuilt
+
+
+def test_a_leaf_close_to_expiry_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca = CertificateAuthority.load_or_create(tmp_path / "ca")
+    first = ca.server_context("api.example.com")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=22)
+    monkeypatch.setattr("authsome.proxy.ca._now", lambda: later)
+    assert ca.server_context("api.example.com") is first  # still two hours left
+    monkeypatch.setattr("authsome.proxy.ca._now", lambda: later + dt.timedelta(hours=1, minutes=5))
+    assert ca.server_context("api.example.com") is not first
