@@ -1,13 +1,16 @@
 """Writing audit events (DESIGN §6).
 
-``record_event`` adds an event to the caller's transaction, so an action and
-its event commit or roll back together. ``AuditBatcher`` collects the proxy's
-per-request events and writes them in batches off the hot path; what it
-cannot keep it counts and writes as an ``audit_dropped`` event, so loss is
-never silent.
+``record_event`` appends an event to the caller's transaction, so an action
+and its event commit or roll back together. ``AuditBatcher`` collects the
+proxy's and ``/resolve``'s per-request events and writes them in batches off
+the hot path; what it cannot keep it counts and writes as an
+``audit_dropped`` event, so loss is never silent. Both go through
+``chain.append_events``, which links every event into the hash chain.
 
-The hash chain (``prev_hash``/``hash``) is filled by a later layer; the
-columns exist already.
+Fail closed: ``AuditBatcher.healthy`` is false after a failed write (and
+while the queue is full); the proxy and ``/resolve`` withhold credentials
+until a later flush succeeds. Events written with ``record_event`` need no
+such flag: when they cannot be written, the action's own transaction fails.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from authsome.store.models import AuditEvent
+from authsome.audit.chain import append_events
 
 log = logging.getLogger("authsome.audit")
 
@@ -42,26 +46,33 @@ EVENT_FIELDS = frozenset(
     }
 )
 OUTCOMES = frozenset({"success", "failure", "denied"})
+DROPPED_EVENT = "audit_dropped"
+_FLUSH_CHUNK = 10_000
 
 
-def _event_row(fields: dict[str, Any]) -> AuditEvent:
+def checked_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` after checking names and outcome; ``ts`` defaults to now."""
     unknown = set(fields) - EVENT_FIELDS
     if unknown:
         raise ValueError(f"unknown audit fields: {sorted(unknown)}")
     if fields.get("outcome") not in OUTCOMES:
         raise ValueError(f"audit outcome must be one of {sorted(OUTCOMES)}")
+    if not fields.get("event"):
+        raise ValueError("an audit event needs a name")
     fields.setdefault("ts", datetime.now(UTC))
-    fields.setdefault("detail", {})
-    return AuditEvent(**fields)
+    return fields
 
 
 def record_event(session: Session, event: str, outcome: str, **fields: Any) -> None:
-    """Add one event to ``session``'s transaction (committed with the change)."""
-    session.add(_event_row({"event": event, "outcome": outcome, **fields}))
+    """Append one event to ``session``'s transaction (committed with the change)."""
+    append_events(session, [checked_fields({"event": event, "outcome": outcome, **fields})])
 
 
 class AuditBatcher:
-    """A bounded queue of events flushed every ``interval`` or ``batch_size``."""
+    """A bounded queue of events flushed every ``interval`` or ``batch_size``.
+
+    ``add`` may be called from the event loop or from worker threads.
+    """
 
     def __init__(
         self,
@@ -77,22 +88,37 @@ class AuditBatcher:
         self._capacity = capacity
         self._pending: deque[dict[str, Any]] = deque()
         self._dropped = 0
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._last_flush_ok = True
         self._wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def healthy(self) -> bool:
+        """False when events cannot be written now: credentials must be withheld."""
+        return self._last_flush_ok and len(self._pending) < self._capacity
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
 
     def add(self, event: str, outcome: str, **fields: Any) -> None:
         """Queue one event; never blocks, never raises on a full queue."""
-        if len(self._pending) >= self._capacity:
-            self._dropped += 1
-            return
-        self._pending.append(
-            {"event": event, "outcome": outcome, "ts": datetime.now(UTC), **fields}
-        )
-        if len(self._pending) >= self._batch_size:
-            self._wakeup.set()
+        item = checked_fields({"event": event, "outcome": outcome, **fields})
+        with self._lock:
+            if len(self._pending) >= self._capacity:
+                self._dropped += 1
+                return
+            self._pending.append(item)
+            full = len(self._pending) >= self._batch_size
+        if full and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wakeup.set)
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run())
 
     async def close(self) -> None:
         """Stop the flusher and write everything still queued."""
@@ -101,7 +127,14 @@ class AuditBatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await asyncio.to_thread(self._flush)
+        try:
+            await asyncio.to_thread(self.flush)
+        except Exception as exc:
+            log.error(
+                "could not write %d queued audit events at shutdown (%s); they are lost",
+                len(self._pending) + self._dropped,
+                type(exc).__name__,
+            )
 
     async def _run(self) -> None:
         while True:
@@ -110,25 +143,39 @@ class AuditBatcher:
             self._wakeup.clear()
             if self._pending or self._dropped:
                 try:
-                    await asyncio.to_thread(self._flush)
-                except Exception:
-                    log.exception("writing audit events failed; they stay queued")
+                    await asyncio.to_thread(self.flush)
+                except Exception as exc:
+                    log.error(
+                        "writing audit events failed (%s); %d stay queued and credentials "
+                        "are withheld until a write succeeds",
+                        type(exc).__name__,
+                        len(self._pending),
+                    )
 
-    def _flush(self) -> None:
-        batch: list[dict[str, Any]] = []
-        while self._pending and len(batch) < 10_000:
-            batch.append(self._pending.popleft())
-        dropped, self._dropped = self._dropped, 0
+    def flush(self) -> None:
+        """Write everything queued now, one transaction per chunk (any thread)."""
+        with self._flush_lock:
+            while self._pending or self._dropped:
+                self._flush_chunk()
+
+    def _flush_chunk(self) -> None:
+        with self._lock:
+            events = [self._pending.popleft() for _ in range(min(len(self._pending), _FLUSH_CHUNK))]
+            dropped, self._dropped = self._dropped, 0
+        batch = list(events)
         if dropped:
             batch.append(
-                {"event": "audit_dropped", "outcome": "failure", "detail": {"count": dropped}}
+                checked_fields(
+                    {"event": DROPPED_EVENT, "outcome": "failure", "detail": {"count": dropped}}
+                )
             )
-        if not batch:
-            return
         try:
             with self._sessions() as session, session.begin():
-                session.add_all([_event_row(dict(item)) for item in batch])
+                append_events(session, batch)
         except Exception:
-            self._pending.extendleft(reversed([b for b in batch if b["event"] != "audit_dropped"]))
-            self._dropped += dropped
+            self._last_flush_ok = False
+            with self._lock:
+                self._pending.extendleft(reversed(events))
+                self._dropped += dropped
             raise
+        self._last_flush_ok = True

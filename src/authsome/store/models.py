@@ -167,7 +167,7 @@ class CustomProvider(Base):
 
 
 class AuditEvent(Base):
-    """DESIGN §6. ``prev_hash``/``hash`` are filled by the hash chain."""
+    """DESIGN §6. ``prev_hash``/``hash`` link the events (``authsome.audit.chain``)."""
 
     __tablename__ = "audit_events"
 
@@ -190,4 +190,11 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_ts", "ts"),
         Index("ix_audit_principal_ts", "principal_id", "ts"),
+        # One per filter of GET /audit/events, ending in id: pages go newest first.
+        Index("ix_audit_event_id", "event", "id"),
+        Index("ix_audit_provider_id", "provider", "id"),
+        Index("ix_audit_identity_id", "identity", "id"),
+        Index("ix_audit_outcome_id", "outcome", "id"),
+        Index("ix_audit_host_id", "host", "id"),
+        Index("ix_audit_principal_id", "principal_id", "id"),
     )

@@ -1,0 +1,210 @@
+"""The audit hash chain: canonical form, serialised appends, verification.
+
+Every event stores ``prev_hash`` (the ``hash`` of the event before it, by
+``id``) and its own ``hash``::
+
+    hash = hex(SHA-256(ascii(prev_hash) || canonical_json(event)))
+
+``canonical_json`` is the UTF-8 (in fact pure ASCII) encoding of one JSON
+object with exactly the keys of ``HASHED_FIELDS``, sorted, separators ``,``
+and ``:`` with no spaces, non-ASCII characters escaped as ``\\uXXXX``, absent
+values as ``null``, and ``ts`` written as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
+(UTC, always six fractional digits: both SQLite and PostgreSQL keep
+microseconds). ``detail`` is hashed as the JSON the database gives back, so
+it is normalised once (``json.loads(json.dumps(...))``) before it is stored.
+The first event's ``prev_hash`` is ``GENESIS`` (64 zeros).
+
+Appends are serialised: ids are assigned here (tail id + 1) under the chain
+lock, so two writers can never link to the same tail. On SQLite the store's
+``BEGIN IMMEDIATE`` already holds the database's only write lock for the
+whole transaction; on PostgreSQL a transaction-scoped advisory lock does the
+same (``lock_chain``). Under a deferred SQLite transaction a concurrent
+append makes the late writer fail with ``SQLITE_BUSY``; it never forks the
+chain.
+
+Retention deletes a prefix of the chain and appends an ``audit_pruned``
+checkpoint naming the first kept id and the ``prev_hash`` it starts from, so
+the shortened chain still verifies (``audit.retention``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from authsome.store.models import AuditEvent
+
+GENESIS = "0" * 64
+CHECKPOINT_EVENT = "audit_pruned"
+HASHED_FIELDS = (
+    "id",
+    "ts",
+    "event",
+    "outcome",
+    "identity",
+    "principal_id",
+    "provider",
+    "connection",
+    "method",
+    "host",
+    "path",
+    "status",
+    "detail",
+)
+#: Key of the PostgreSQL advisory lock that serialises appends ("audit" in ASCII).
+PG_CHAIN_LOCK_KEY = 0x6175646974
+_VERIFY_BATCH = 5000
+
+
+def format_ts(ts: datetime) -> str:
+    """The canonical timestamp: UTC, microseconds, ``Z``."""
+    if ts.tzinfo is None:
+        raise ValueError("audit timestamps must be time-zone aware")
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def normalise_detail(detail: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``detail`` as the database will return it (string keys, lists, no NaN)."""
+    result: dict[str, Any] = json.loads(json.dumps(dict(detail or {}), allow_nan=False))
+    return result
+
+
+def canonical_json(values: Mapping[Any, Any]) -> bytes:
+    """The bytes that are hashed for one event (see the module docstring)."""
+    document = {name: values.get(name) for name in HASHED_FIELDS}
+    document["ts"] = format_ts(values["ts"])
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode("ascii")
+
+
+def link_hash(prev_hash: str, values: Mapping[Any, Any]) -> str:
+    """``hash`` of an event whose predecessor's hash is ``prev_hash``."""
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(values)).hexdigest()
+
+
+def lock_chain(session: Session) -> None:
+    """Serialise appends for the rest of ``session``'s transaction.
+
+    SQLite: the store opens every transaction with ``BEGIN IMMEDIATE``, the
+    database-wide write lock, so nothing more is needed. PostgreSQL: a
+    transaction-scoped advisory lock, released at commit or rollback (the
+    tail is read after it, which under READ COMMITTED sees the last commit).
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_CHAIN_LOCK_KEY})
+        return
+    raise NotImplementedError(f"no audit chain lock for the {dialect} dialect")
+
+
+def chain_tail(session: Session) -> tuple[int, str]:
+    """(id, hash) of the newest event, or (0, GENESIS) for an empty table."""
+    row = session.execute(
+        select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    if row is None:
+        return 0, GENESIS
+    return int(row[0]), row[1] or GENESIS
+
+
+def append_events(session: Session, items: Sequence[Mapping[str, Any]]) -> list[AuditEvent]:
+    """Chain and add ``items`` (validated field dicts) to ``session``'s transaction."""
+    lock_chain(session)
+    session.flush()  # earlier events of this transaction must be in the table
+    last_id, prev = chain_tail(session)
+    rows: list[AuditEvent] = []
+    for item in items:
+        last_id += 1
+        values: dict[str, Any] = {name: item.get(name) for name in HASHED_FIELDS}
+        values["id"] = last_id
+        values["ts"] = (item.get("ts") or datetime.now(UTC)).astimezone(UTC)
+        values["detail"] = normalise_detail(item.get("detail"))
+        digest = link_hash(prev, values)
+        rows.append(AuditEvent(**values, prev_hash=prev, hash=digest))
+        prev = digest
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The result of walking the chain from its oldest event to its newest."""
+
+    intact: bool
+    checked: int
+    first_id: int | None
+    head_id: int | None
+    head_hash: str | None
+    broken_id: int | None = None
+    reason: str | None = None
+
+
+def _checkpoints(session: Session) -> set[tuple[int, str]]:
+    """(first kept id, prev_hash it starts from) named by pruning checkpoints."""
+    found: set[tuple[int, str]] = set()
+    for detail in session.scalars(
+        select(AuditEvent.detail).where(AuditEvent.event == CHECKPOINT_EVENT)
+    ):
+        first, start = (detail or {}).get("first_kept_id"), (detail or {}).get("starts_from")
+        if isinstance(first, int) and isinstance(start, str):
+            found.add((first, start))
+    return found
+
+
+def _rows(session: Session) -> Iterable[Mapping[Any, Any]]:
+    columns = [getattr(AuditEvent, name) for name in HASHED_FIELDS]
+    query = select(*columns, AuditEvent.prev_hash, AuditEvent.hash).order_by(AuditEvent.id)
+    after = 0
+    while True:
+        batch = session.execute(query.where(AuditEvent.id > after).limit(_VERIFY_BATCH)).all()
+        if not batch:
+            return
+        for row in batch:
+            yield row._mapping
+        after = batch[-1][0]
+
+
+def verify_chain(session: Session) -> ChainReport:
+    """Recompute every link; report the first event that does not fit."""
+    checkpoints = _checkpoints(session)
+    checked = 0
+    first_id: int | None = None
+    head_id: int | None = None
+    prev: str | None = None
+
+    def broken(event_id: int, reason: str) -> ChainReport:
+        return ChainReport(False, checked, first_id, head_id, prev, event_id, reason)
+
+    for row in _rows(session):
+        event_id = int(row["id"])
+        stored_prev, stored_hash = row["prev_hash"], row["hash"]
+        if prev is None:
+            first_id = event_id
+            if stored_prev != GENESIS and (event_id, stored_prev) not in checkpoints:
+                return broken(
+                    event_id,
+                    "the chain does not start here and no pruning checkpoint says it may: "
+                    "older events were deleted",
+                )
+        elif stored_prev != prev:
+            return broken(
+                event_id,
+                "its prev_hash does not match the event before it: an event was deleted, "
+                "inserted or moved",
+            )
+        if stored_prev is None or stored_hash != link_hash(stored_prev, row):
+            return broken(event_id, "its content does not match its hash: the event was edited")
+        checked += 1
+        prev, head_id = stored_hash, event_id
+    return ChainReport(True, checked, first_id, head_id, prev)
