@@ -20,7 +20,7 @@ import functools
 from collections.abc import Iterable
 from importlib import resources
 
-from authsome.errors import InvalidProvider, ProviderExists, ProviderNotFound
+from authsome.errors import InvalidProvider, OperationNotAllowed, ProviderExists, ProviderNotFound
 from authsome.providers.matching import ProviderMatcher
 from authsome.providers.schema import ProviderDefinition, load_provider_json
 
@@ -89,6 +89,10 @@ class ProviderCatalogue:
         """Whether ``name`` is a shipped, read-only definition not replaced by a custom one."""
         return name in self._bundled and name not in self._custom
 
+    def overrides_bundled(self, name: str) -> bool:
+        """Whether ``name`` is a custom definition standing in for a bundled one."""
+        return name in self._bundled and name in self._custom
+
     @property
     def matcher(self) -> ProviderMatcher:
         """Host/path matcher over every provider in effect, compiled at construction."""
@@ -108,4 +112,20 @@ class ProviderCatalogue:
                 hint="pass --force to replace it",
             )
         custom = {**self._custom, defn.name: defn}
+        return ProviderCatalogue(self._bundled.values(), custom.values())
+
+    def without_custom(self, name: str) -> ProviderCatalogue:
+        """A new catalogue without the custom provider ``name``.
+
+        A bundled provider of that name, if any, takes effect again. Bundled
+        providers themselves cannot be removed (:class:`OperationNotAllowed`);
+        an unknown name is :class:`ProviderNotFound`.
+        """
+        if name not in self._custom:
+            if name in self._bundled:
+                raise OperationNotAllowed(
+                    f"'{name}' is a bundled provider; only custom providers can be removed"
+                )
+            self.get(name)  # raises ProviderNotFound with the usual hint
+        custom = {key: defn for key, defn in self._custom.items() if key != name}
         return ProviderCatalogue(self._bundled.values(), custom.values())

@@ -23,11 +23,19 @@ Rules (DESIGN §1, "Provider definition"):
   wildcard with more labels beats one with fewer; then a path prefix beats no
   path and a longer prefix beats a shorter one. Two providers claiming the
   same host pattern and path are a configuration error, raised when the
-  matcher is built.
+  matcher is built, unless they are alternatives (one names the other in
+  ``alternative_to``, or both name the same provider): such a pattern leads
+  to all of them, the named provider first and the rest by name, and
+  ``match_all`` returns that order so the caller can use the first one it
+  holds a connection for.
 
-Entries with a ``{base_url}`` placeholder (multi-tenant services) are skipped
-here: they only become patterns once the placeholder is resolved for a
-deployment, which is the job of a later ``resolve_base_url`` step.
+Entries with a ``{base_url}`` placeholder (multi-tenant services: GitHub
+Enterprise, self-managed GitLab, a Shopify shop) match nothing on their own.
+They become patterns only for base URLs handed in as ``base_urls`` (provider
+name → URLs, each joined by :func:`resolve_base_url`). Nothing passes any
+yet: connections do not record a base URL until ``authsome login
+--base-url`` exists, and the daemon will then build its matcher with the
+base URLs of all connections.
 
 Example::
 
@@ -41,9 +49,10 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
+from urllib.parse import urlsplit
 
 from authsome.errors import InvalidProvider
 
@@ -66,6 +75,28 @@ def normalize_host(host: str) -> str:
 def is_templated(entry: str) -> bool:
     """Whether an ``api_url`` entry waits for ``{base_url}`` to be resolved."""
     return BASE_URL_PLACEHOLDER in entry
+
+
+def resolve_base_url(entry: str, base_url: str) -> str:
+    """Fill ``{base_url}`` in an ``api_url`` entry with a tenant's base URL.
+
+    ``resolve_base_url("{base_url}/api/", "https://ghe.corp.example")`` is
+    ``"https://ghe.corp.example/api/"``. ``base_url`` must be an https URL
+    with a host, optionally a path, and nothing else (no user info, port,
+    query or fragment); ``ValueError`` otherwise.
+    """
+    if not entry.startswith(BASE_URL_PLACEHOLDER):
+        raise ValueError("the entry does not start with {base_url}")
+    try:
+        parts = urlsplit(base_url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{base_url!r} is not a valid URL ({exc})") from None
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError("a base URL must be an https:// URL with a host")
+    if parts.username is not None or port is not None or parts.query or parts.fragment:
+        raise ValueError("a base URL must not carry user info, a port, a query or a fragment")
+    return base_url.rstrip("/") + entry[len(BASE_URL_PLACEHOLDER) :]
 
 
 def _parse_host(text: str) -> tuple[str, bool]:
@@ -180,10 +211,10 @@ def _request_path(path: str) -> str | None:
 
 
 class _Route(NamedTuple):
-    """A path restriction (``None``: any path) and the provider it leads to."""
+    """A path restriction (``None``: any path) and the providers it leads to, in order."""
 
     prefix: str | None
-    provider: str
+    providers: tuple[str, ...]
 
     def accepts(self, path: str | None) -> bool:
         return self.prefix is None or _prefix_accepts(self.prefix, path)
@@ -201,6 +232,16 @@ def _routes_by_depth(routes: list[_Route]) -> tuple[_Route, ...]:
     )
 
 
+def _group(provider: ProviderDefinition) -> str:
+    """Providers with the same group are alternatives and may share patterns."""
+    return provider.alternative_to or provider.name
+
+
+def _in_order(names: list[str], group: str) -> tuple[str, ...]:
+    """The group's named provider first, then the others by name."""
+    return tuple(sorted(names, key=lambda name: (name != group, name)))
+
+
 class ProviderMatcher:
     """An index of every provider's host patterns, built once per catalogue.
 
@@ -209,26 +250,31 @@ class ProviderMatcher:
     path work, so the proxy can decide before any TLS whether to intercept.
     """
 
-    def __init__(self, providers: Iterable[ProviderDefinition]) -> None:
-        owners: dict[HostPattern, str] = {}
+    def __init__(
+        self,
+        providers: Iterable[ProviderDefinition],
+        *,
+        base_urls: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
+        owners: dict[HostPattern, tuple[str, list[str]]] = {}
         for provider in providers:
-            for entry in provider.api_url:
-                if is_templated(entry):
-                    continue  # resolved per deployment by a later resolve_base_url step
-                pattern = HostPattern.parse(entry)
-                other = owners.setdefault(pattern, provider.name)
-                if other != provider.name:
-                    first, second = sorted((other, provider.name))
+            for pattern in _patterns(provider, (base_urls or {}).get(provider.name, ())):
+                group, names = owners.setdefault(pattern, (_group(provider), []))
+                if group != _group(provider):
+                    first, second = sorted((names[0], provider.name))
                     raise InvalidProvider(
                         f"providers '{first}' and '{second}' both claim '{pattern}'; "
                         "a request there would have no single owner",
-                        hint="narrow one of them with a longer path or a more specific host",
+                        hint="narrow one of them with a longer path or a more specific host, "
+                        "or mark one as alternative_to the other",
                     )
+                if provider.name not in names:
+                    names.append(provider.name)
         exact: dict[str, list[_Route]] = {}
         wildcard: dict[str, list[_Route]] = {}
-        for pattern, name in owners.items():
+        for pattern, (group, names) in owners.items():
             table = wildcard if pattern.wildcard else exact
-            table.setdefault(pattern.host, []).append(_Route(pattern.path, name))
+            table.setdefault(pattern.host, []).append(_Route(pattern.path, _in_order(names, group)))
         self._exact = {host: _routes_by_depth(r) for host, r in exact.items()}
         self._wildcard = {suffix: _routes_by_depth(r) for suffix, r in wildcard.items()}
 
@@ -247,9 +293,10 @@ class ProviderMatcher:
                 yield routes
             dot = host.find(".", dot + 1)
 
-    def match(self, host: str, path: str) -> str | None:
-        """The name of the provider owning a request, or ``None``.
+    def match_all(self, host: str, path: str) -> tuple[str, ...]:
+        """Every provider owning a request, in the order to try them; ``()`` for none.
 
+        More than one only for alternatives (see the module docstring).
         ``host`` is the bare host (no port: a host with one matches nothing,
         so the request is tunnelled untouched); ``path`` may carry a query.
         """
@@ -260,9 +307,29 @@ class ProviderMatcher:
                 if route.prefix is not None and not cleaned:
                     request_path, cleaned = _request_path(path), True
                 if route.accepts(request_path):
-                    return route.provider
-        return None
+                    return route.providers
+        return ()
+
+    def match(self, host: str, path: str) -> str | None:
+        """The name of the (first) provider owning a request, or ``None``."""
+        found = self.match_all(host, path)
+        return found[0] if found else None
 
     def intercepts_host(self, host: str) -> bool:
         """Whether some path on ``host`` belongs to a provider (decided before TLS)."""
         return next(iter(self._candidates(host)), None) is not None
+
+
+def _patterns(provider: ProviderDefinition, base_urls: Iterable[str]) -> Iterable[HostPattern]:
+    """The provider's patterns: plain entries, and templated ones once per base URL."""
+    for entry in provider.api_url:
+        if not is_templated(entry):
+            yield HostPattern.parse(entry)
+            continue
+        for base_url in base_urls:
+            try:
+                yield HostPattern.parse(resolve_base_url(entry, base_url))
+            except ValueError as exc:
+                raise InvalidProvider(
+                    f"{provider.name}: base URL {base_url!r} does not fit {entry!r}: {exc}"
+                ) from None

@@ -19,6 +19,7 @@ starts with the source and names the field, e.g.
 
 from __future__ import annotations
 
+import base64
 import difflib
 import json
 import re
@@ -48,6 +49,11 @@ from authsome.providers.matching import (
 
 AuthType = Literal["api_key", "oauth2"]
 Flow = Literal["api_key", "pkce", "device_code", "dcr_pkce"]
+AuthScheme = Literal["header", "basic"]
+Injection = Literal["proxy", "unsupported"]
+
+#: The one placeholder in ``header_template`` and ``basic_credentials``.
+KEY_PLACEHOLDER = "{key}"
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 _ENV_VAR = re.compile(r"[A-Z_][A-Z0-9_]*")
@@ -80,7 +86,7 @@ _RESERVED_HEADERS = frozenset(
 #: Upstream fields accepted for compatibility and dropped: display-only or
 #: implied by ``flow``.
 _UPSTREAM_ONLY: dict[str, frozenset[str]] = {
-    "provider": frozenset({"logo"}),
+    "provider": frozenset({"logo", "type"}),
     "oauth": frozenset({"pkce", "supports_device_code", "supports_device_flow", "supports_dcr"}),
 }
 
@@ -122,6 +128,34 @@ def _check_name(value: str) -> str:
             f"{value!r} is not a valid provider name: lower-case letters, digits, '.', '_' "
             "or '-', starting with a letter or digit, at most 63 characters, no '..'"
         )
+    return value
+
+
+def _check_header_name(value: str) -> str:
+    if not _HTTP_TOKEN.fullmatch(value):
+        raise _invalid(f"{value!r} is not a valid HTTP header name")
+    if value.lower() in _RESERVED_HEADERS:
+        raise _invalid(f"{value!r} frames or routes the request; a credential cannot go there")
+    return value
+
+
+def _check_header_prefix(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _HEADER_TEXT.fullmatch(value):
+        raise _invalid("must be printable ASCII, without line breaks or control characters")
+    return value.strip() or None
+
+
+def _check_key_template(value: str | None) -> str | None:
+    """A header text with exactly one ``{key}`` and no other braces."""
+    if value is None:
+        return None
+    if not _HEADER_TEXT.fullmatch(value):
+        raise _invalid("must be printable ASCII, without line breaks or control characters")
+    rest = value.replace(KEY_PLACEHOLDER, "", 1)
+    if KEY_PLACEHOLDER not in value or "{" in rest or "}" in rest:
+        raise _invalid("must contain '{key}' exactly once and no other braces")
     return value
 
 
@@ -179,35 +213,30 @@ ApiUrlEntry = Annotated[str, AfterValidator(_check_api_url_entry)]
 class ApiKeyConfig(BaseModel):
     """Where an API key goes on a request, and how a plausible key looks.
 
-    ``header_prefix`` of ``None`` or ``""`` sends the raw key as the header
-    value (``x-api-key: <key>``); otherwise ``<prefix> <key>``.
+    ``auth_scheme`` ``"header"`` (the default) sends the key in ``header_name``:
+    as ``<header_prefix> <key>``, as the raw key when the prefix is ``None``
+    or ``""`` (``x-api-key: <key>``), or through ``header_template`` for
+    schemes a prefix cannot spell (``"Token token={key}"``).
+
+    ``auth_scheme`` ``"basic"`` sends ``Authorization: Basic base64(...)`` of
+    ``basic_credentials``, a ``user:password`` template holding ``{key}``:
+    ``"{key}:"`` for services that take the key as the username (Stripe,
+    Ashby), ``"anystring:{key}"`` or ``":{key}"`` for those that take it as
+    the password, and ``"{key}"`` when the stored key is itself the
+    ``user:secret`` pair (Twilio's ``SID:token``; a ``key_pattern`` is then
+    required so that login checks the pair's shape).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    header_name: str = "Authorization"
-    header_prefix: str | None = "Bearer"
+    auth_scheme: AuthScheme = "header"
+    header_name: Annotated[str, AfterValidator(_check_header_name)] = "Authorization"
+    header_prefix: Annotated[str | None, AfterValidator(_check_header_prefix)] = "Bearer"
+    header_template: Annotated[str | None, AfterValidator(_check_key_template)] = None
+    basic_credentials: Annotated[str | None, AfterValidator(_check_key_template)] = None
     env_var: str | None = None
     key_pattern: str | None = None
     key_pattern_hint: str | None = None
-
-    @field_validator("header_name")
-    @classmethod
-    def _header_name(cls, value: str) -> str:
-        if not _HTTP_TOKEN.fullmatch(value):
-            raise _invalid(f"{value!r} is not a valid HTTP header name")
-        if value.lower() in _RESERVED_HEADERS:
-            raise _invalid(f"{value!r} frames or routes the request; a credential cannot go there")
-        return value
-
-    @field_validator("header_prefix")
-    @classmethod
-    def _header_prefix(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not _HEADER_TEXT.fullmatch(value):
-            raise _invalid("must be printable ASCII, without line breaks or control characters")
-        return value.strip() or None
 
     @field_validator("env_var")
     @classmethod
@@ -234,9 +263,52 @@ class ApiKeyConfig(BaseModel):
     def _hint(cls, value: str | None) -> str | None:
         return None if value is None else _check_text(value, limit=300)
 
+    @model_validator(mode="after")
+    def _scheme_fields(self) -> ApiKeyConfig:
+        given = self.model_fields_set
+        if self.auth_scheme == "header":
+            if self.basic_credentials is not None:
+                raise _invalid("only used with auth_scheme 'basic'", "api_key.basic_credentials")
+            if self.header_template is not None and "header_prefix" in given:
+                raise _invalid(
+                    "give header_prefix or header_template, not both", "api_key.header_template"
+                )
+            return self
+        if self.basic_credentials is None:
+            raise _invalid("required when auth_scheme is 'basic'", "api_key.basic_credentials")
+        if self.header_name.lower() != "authorization":
+            raise _invalid("HTTP Basic always uses 'Authorization'", "api_key.header_name")
+        if self.header_template is not None or (
+            "header_prefix" in given and self.header_prefix not in (None, "Basic")
+        ):
+            raise _invalid(
+                "HTTP Basic builds the whole header value; leave the prefix and template out",
+                "api_key.header_prefix",
+            )
+        has_colon = ":" in self.basic_credentials.replace(KEY_PLACEHOLDER, "")
+        if not has_colon and self.key_pattern is None:
+            raise _invalid(
+                "'{key}' alone means the key is a 'user:secret' pair; "
+                "add a key_pattern so that login checks that shape",
+                "api_key.basic_credentials",
+            )
+        return self
+
     def header_value(self, key: str) -> str:
-        """The header value carrying ``key``: ``"Bearer <key>"`` or the raw key."""
+        """The header value carrying ``key``, e.g. ``"Bearer <key>"`` or ``"Basic <b64>"``."""
+        if self.basic_credentials is not None:
+            pair = self.basic_credentials.replace(KEY_PLACEHOLDER, key, 1)
+            return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+        if self.header_template is not None:
+            return self.header_template.replace(KEY_PLACEHOLDER, key, 1)
         return f"{self.header_prefix} {key}" if self.header_prefix else key
+
+    def describe(self) -> str:
+        """The header as documentation shows it, e.g. ``Authorization: Bearer <key>``."""
+        if self.basic_credentials is not None:
+            pair = self.basic_credentials.replace(KEY_PLACEHOLDER, "<key>", 1)
+            return f"Authorization: Basic base64({pair})"
+        return f"{self.header_name}: {self.header_value('<key>')}"
 
     def key_matches(self, key: str) -> bool:
         """Whether ``key`` looks like this provider's keys (always, without a pattern)."""
@@ -244,7 +316,15 @@ class ApiKeyConfig(BaseModel):
 
 
 class OAuthConfig(BaseModel):
-    """OAuth2 endpoints. URLs may start with ``{base_url}`` (multi-tenant services)."""
+    """OAuth2 endpoints. URLs may start with ``{base_url}`` (multi-tenant services).
+
+    ``base_url`` is the default for ``{base_url}`` in these URLs (the public
+    service, e.g. ``https://gitlab.com``); a connection to a self-hosted or
+    per-tenant instance supplies its own. ``revocation_url`` names an RFC
+    7009 endpoint only. The access token is sent as ``<header_prefix>
+    <token>`` in ``header_name`` (``Authorization: Bearer`` unless the
+    service documents otherwise).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -255,6 +335,8 @@ class OAuthConfig(BaseModel):
     registration_url: OAuthUrl | None = None
     scopes: tuple[str, ...] = ()
     base_url: str | None = None
+    header_name: Annotated[str, AfterValidator(_check_header_name)] = "Authorization"
+    header_prefix: Annotated[str | None, AfterValidator(_check_header_prefix)] = "Bearer"
 
     @model_validator(mode="before")
     @classmethod
@@ -287,7 +369,18 @@ def _check_export(value: dict[str, str]) -> dict[str, str]:
 
 
 class ProviderDefinition(BaseModel):
-    """One provider: how to log in to a service and where its API lives."""
+    """One provider: how to log in to a service and where its API lives.
+
+    ``injection`` ``"unsupported"`` marks a service whose credential the
+    proxy cannot add to a request (a key in the URL query, a request
+    signature); ``injection_reason`` says why, and the proxy answers 403
+    with it instead of forwarding a request that would fail upstream.
+
+    ``alternative_to`` names another provider that is a different way into
+    the same API (a personal access token beside OAuth). Only such a pair
+    may claim the same host and path; the proxy then uses the first of
+    them, the named one first, for which the caller has a connection.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -302,6 +395,11 @@ class ProviderDefinition(BaseModel):
     api_key: ApiKeyConfig | None = None
     oauth: OAuthConfig | None = None
     export: Annotated[dict[str, str], AfterValidator(_check_export)] | None = None
+    injection: Injection = "proxy"
+    injection_reason: Annotated[str, AfterValidator(lambda v: _check_text(v, limit=500))] | None = (
+        None
+    )
+    alternative_to: Annotated[str, AfterValidator(_check_name)] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -310,6 +408,10 @@ class ProviderDefinition(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ProviderDefinition:
+        if (self.injection == "unsupported") != (self.injection_reason is not None):
+            raise _invalid("required exactly when injection is 'unsupported'", "injection_reason")
+        if self.alternative_to == self.name:
+            raise _invalid("a provider cannot be an alternative to itself", "alternative_to")
         if self.auth_type == "api_key":
             if self.flow != "api_key":
                 raise _invalid("an api_key provider must use flow 'api_key'", "flow")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from authsome.errors import InvalidProvider, ProviderExists, ProviderNotFound
+from authsome.errors import InvalidProvider, OperationNotAllowed, ProviderExists, ProviderNotFound
 from authsome.providers.catalogue import ProviderCatalogue, bundled_providers
 from authsome.providers.schema import ProviderDefinition, load_provider_json
 
@@ -220,3 +220,28 @@ def test_load_with_custom_overriding_a_bundled_name() -> None:
 def test_load_refuses_duplicate_custom_names() -> None:
     with pytest.raises(InvalidProvider, match="'acme' is defined twice"):
         ProviderCatalogue.load([custom("acme", "a.acme.com"), custom("acme", "b.acme.com")])
+
+
+def test_without_custom_restores_the_bundled_definition() -> None:
+    forced = ProviderCatalogue.load().with_custom(custom("openai", "gateway.corp.test"), force=True)
+    assert forced.overrides_bundled("openai")
+    restored = forced.without_custom("openai")
+    assert restored.is_bundled("openai") and not restored.overrides_bundled("openai")
+    assert restored.matcher.match("api.openai.com", "/v1/models") == "openai"
+    assert restored.matcher.match("gateway.corp.test", "/") is None
+
+
+def test_without_custom_drops_a_plain_custom_provider() -> None:
+    catalogue = ProviderCatalogue.load([custom("acme", "api.acme.com")])
+    assert not catalogue.overrides_bundled("acme")
+    after = catalogue.without_custom("acme")
+    assert after.find("acme") is None
+    assert after.matcher.match("api.acme.com", "/") is None
+    assert catalogue.find("acme") is not None  # the original is unchanged
+
+
+def test_without_custom_refuses_bundled_and_unknown_names() -> None:
+    with pytest.raises(OperationNotAllowed, match="bundled provider"):
+        ProviderCatalogue.load().without_custom("openai")
+    with pytest.raises(ProviderNotFound, match="nope"):
+        ProviderCatalogue.load().without_custom("nope")

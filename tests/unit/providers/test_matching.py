@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from authsome.errors import InvalidProvider
-from authsome.providers.matching import HostPattern, ProviderMatcher
+from authsome.providers.matching import HostPattern, ProviderMatcher, resolve_base_url
 from authsome.providers.schema import ProviderDefinition
 
 
@@ -253,3 +253,106 @@ def test_str_renders_an_equivalent_entry() -> None:
     for entry in ("api.acme.com", "*.acme.io", "https://acme.com/api/", "https://*.acme.io/v1/"):
         pattern = HostPattern.parse(entry)
         assert HostPattern.parse(str(pattern)) == pattern
+
+
+# --- alternatives and {base_url} -------------------------------------------------------
+
+
+def alternative(name: str, of: str, *api_url: str) -> ProviderDefinition:
+    return provider(name, *api_url).model_copy(update={"alternative_to": of})
+
+
+def test_alternatives_share_a_pattern_named_provider_first() -> None:
+    matcher = ProviderMatcher(
+        [
+            alternative("github-pat", "github", "api.github.com"),
+            provider("github", "api.github.com"),
+            alternative("github-app", "github", "api.github.com"),
+        ]
+    )
+    assert matcher.match_all("api.github.com", "/user") == ("github", "github-app", "github-pat")
+    assert matcher.match("api.github.com", "/user") == "github"
+    assert matcher.match_all("evilgithub.com", "/") == ()
+
+
+def test_alternatives_without_the_named_provider_are_ordered_by_name() -> None:
+    matcher = ProviderMatcher(
+        [alternative("b", "gone", "x.example"), alternative("a", "gone", "x.example")]
+    )
+    assert matcher.match_all("x.example", "/") == ("a", "b")
+
+
+def test_an_unrelated_provider_on_an_alternatives_pattern_is_still_a_tie() -> None:
+    with pytest.raises(InvalidProvider, match="'github' and 'intruder'"):
+        ProviderMatcher(
+            [
+                provider("github", "api.github.com"),
+                alternative("github-pat", "github", "api.github.com"),
+                provider("intruder", "api.github.com"),
+            ]
+        )
+
+
+def test_alternatives_still_lose_to_a_more_specific_pattern() -> None:
+    matcher = ProviderMatcher(
+        [
+            provider("google", "*.googleapis.com"),
+            provider("gemini", "generativelanguage.googleapis.com"),
+            provider("drive", "https://www.googleapis.com/drive/"),
+        ]
+    )
+    assert matcher.match_all("www.googleapis.com", "/drive/v3/files") == ("drive",)
+    assert matcher.match_all("www.googleapis.com", "/oauth2/v3/userinfo") == ("google",)
+    assert matcher.match_all("generativelanguage.googleapis.com", "/v1beta/models") == ("gemini",)
+    assert matcher.match_all("googleapis.com.evil.test", "/drive/v3") == ()
+
+
+@pytest.mark.parametrize(
+    ("entry", "base_url", "expected"),
+    [
+        ("{base_url}/api/", "https://ghe.corp.example", "https://ghe.corp.example/api/"),
+        ("{base_url}/api/", "https://ghe.corp.example/", "https://ghe.corp.example/api/"),
+        (
+            "{base_url}/api/v4/",
+            "https://corp.example/gitlab",
+            "https://corp.example/gitlab/api/v4/",
+        ),
+        ("{base_url}", "https://shop.myshopify.com", "https://shop.myshopify.com"),
+    ],
+)
+def test_resolve_base_url(entry: str, base_url: str, expected: str) -> None:
+    assert resolve_base_url(entry, base_url) == expected
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://ghe.corp.example",
+        "https://user@ghe.corp.example",
+        "https://ghe.corp.example:8443",
+        "https://ghe.corp.example/?x=1",
+        "https://ghe.corp.example/#top",
+        "ghe.corp.example",
+        "https://[::1",
+    ],
+)
+def test_resolve_base_url_refuses(base_url: str) -> None:
+    with pytest.raises(ValueError):
+        resolve_base_url("{base_url}/api/", base_url)
+
+
+def test_base_urls_turn_templated_entries_into_patterns() -> None:
+    ghe = provider("github-enterprise", "{base_url}/api/")
+    assert ProviderMatcher([ghe]).match("ghe.corp.example", "/api/v3/user") is None
+    matcher = ProviderMatcher([ghe], base_urls={"github-enterprise": ["https://ghe.corp.example"]})
+    assert matcher.match("ghe.corp.example", "/api/v3/user") == "github-enterprise"
+    assert matcher.match("ghe.corp.example", "/login") is None
+    assert matcher.match("ghe.corp.example.evil.test", "/api/v3/user") is None
+
+
+def test_a_bad_base_url_names_the_provider() -> None:
+    with pytest.raises(InvalidProvider, match=r"github-enterprise: base URL 'http://x\.example'"):
+        ProviderMatcher(
+            [provider("github-enterprise", "{base_url}/api/")],
+            base_urls={"github-enterprise": ["http://x.example"]},
+        )

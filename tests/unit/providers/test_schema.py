@@ -355,3 +355,118 @@ def test_model_round_trips_through_json() -> None:
     again = load_provider_json(defn.model_dump_json(exclude_none=True), source="x")
     assert again == defn
     assert isinstance(again, ProviderDefinition)
+
+
+# --- auth schemes, unsupported injection, alternatives --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"auth_scheme": "basic", "basic_credentials": "{key}:"}, "Basic azEtMTo="),  # k1-1:
+        ({"auth_scheme": "basic", "basic_credentials": ":{key}"}, "Basic OmsxLTE="),
+        (
+            {"auth_scheme": "basic", "basic_credentials": "anystring:{key}"},
+            "Basic YW55c3RyaW5nOmsxLTE=",
+        ),
+        ({"header_template": "Token token={key}"}, "Token token=k1-1"),
+        (
+            {"header_name": "Klaviyo-Key", "header_prefix": "Klaviyo-API-Key"},
+            "Klaviyo-API-Key k1-1",
+        ),
+    ],
+)
+def test_header_value_per_scheme(config: dict[str, str], expected: str) -> None:
+    assert ApiKeyConfig.model_validate(config).header_value("k1-1") == expected
+
+
+def test_basic_pair_key_needs_a_pattern_and_is_encoded_whole() -> None:
+    config = ApiKeyConfig(
+        auth_scheme="basic", basic_credentials="{key}", key_pattern="^AC[0-9a-f]{4}:[a-z]+$"
+    )
+    assert config.header_value("AC12ab:tok") == "Basic QUMxMmFiOnRvaw=="
+    assert config.describe() == "Authorization: Basic base64(<key>)"
+    message = error_of(
+        edited(
+            ACME,
+            lambda d: d.update(api_key={"auth_scheme": "basic", "basic_credentials": "{key}"}),
+        )
+    )
+    assert "api_key.basic_credentials" in message and "key_pattern" in message
+
+
+@pytest.mark.parametrize(
+    ("api_key", "field"),
+    [
+        ({"auth_scheme": "basic"}, "api_key.basic_credentials: required"),
+        ({"basic_credentials": "{key}:"}, "api_key.basic_credentials: only used"),
+        (
+            {"auth_scheme": "basic", "basic_credentials": "{key}:", "header_name": "X-Key"},
+            "api_key.header_name",
+        ),
+        (
+            {"auth_scheme": "basic", "basic_credentials": "{key}:", "header_prefix": "Bearer"},
+            "api_key.header_prefix",
+        ),
+        ({"header_template": "Token {key} {key}"}, "api_key.header_template"),
+        ({"header_template": "Token {secret}"}, "api_key.header_template"),
+        ({"header_template": "Token\n{key}"}, "api_key.header_template"),
+        ({"header_template": "T {key}", "header_prefix": "Bearer"}, "not both"),
+        ({"auth_scheme": "signature"}, "api_key.auth_scheme"),
+    ],
+)
+def test_scheme_fields_are_checked(api_key: dict[str, str], field: str) -> None:
+    assert field in error_of(edited(ACME, lambda d: d.update(api_key=api_key)))
+
+
+def test_basic_accepts_an_explicit_basic_prefix() -> None:
+    config = ApiKeyConfig(auth_scheme="basic", basic_credentials="{key}:", header_prefix="Basic")
+    assert config.header_value("k") == "Basic azo="
+
+
+@pytest.mark.parametrize(
+    ("config", "shown"),
+    [
+        ({}, "Authorization: Bearer <key>"),
+        ({"header_name": "x-api-key", "header_prefix": ""}, "x-api-key: <key>"),
+        ({"header_template": "Token token={key}"}, "Authorization: Token token=<key>"),
+        (
+            {"auth_scheme": "basic", "basic_credentials": "{key}:"},
+            "Authorization: Basic base64(<key>:)",
+        ),
+    ],
+)
+def test_describe(config: dict[str, str], shown: str) -> None:
+    assert ApiKeyConfig.model_validate(config).describe() == shown
+
+
+def test_unsupported_injection_needs_a_reason_and_only_then() -> None:
+    unsupported = edited(ACME, lambda d: d.update(injection="unsupported"))
+    assert "injection_reason: required" in error_of(unsupported)
+    reason_only = edited(ACME, lambda d: d.update(injection_reason="because"))
+    assert "injection_reason: required exactly" in error_of(reason_only)
+    ok = edited(ACME, lambda d: d.update(injection="unsupported", injection_reason="query key"))
+    assert load_provider_json(ok, source="x").injection_reason == "query key"
+
+
+def test_alternative_to_is_a_name_and_not_itself() -> None:
+    assert "alternative_to" in error_of(edited(ACME, lambda d: d.update(alternative_to="acme")))
+    assert "alternative_to" in error_of(edited(ACME, lambda d: d.update(alternative_to="A B")))
+    ok = edited(ACME, lambda d: d.update(alternative_to="acme-oauth"))
+    assert load_provider_json(ok, source="x").alternative_to == "acme-oauth"
+
+
+def test_oauth_header_defaults_to_bearer_and_may_be_raw() -> None:
+    defn = load_provider_json(json.dumps(OAUTH_ACME), source="x")
+    assert defn.oauth is not None
+    assert (defn.oauth.header_name, defn.oauth.header_prefix) == ("Authorization", "Bearer")
+    raw = edited(OAUTH_ACME, lambda d: d["oauth"].update(header_prefix=""))
+    oauth = load_provider_json(raw, source="x").oauth
+    assert oauth is not None and oauth.header_prefix is None
+    bad = edited(OAUTH_ACME, lambda d: d["oauth"].update(header_name="Host"))
+    assert "oauth.header_name" in error_of(bad)
+
+
+def test_upstream_type_field_is_dropped() -> None:
+    defn = load_provider_json(edited(ACME, lambda d: d.update(type="app")), source="x")
+    assert "type" not in defn.model_dump()
