@@ -12,11 +12,13 @@ CLI prints ``message`` and exits with ``exit_code``.
     │   └── HostNotAllowed             2  421  host_not_allowed
     ├── AuthenticationFailed           2  401  authentication_failed
     │   ├── PopMissing / PopInvalid / PopExpired / PopReplayed
-    │   └── IdentityUnknown / IdentityPending / IdentityRevoked
+    │   ├── IdentityUnknown / IdentityPending / IdentityRevoked
+    │   └── RateLimited                2  429  rate_limited
     ├── ConnectionNotFound             3  404  connection_not_found
     ├── ProviderNotFound               4  404  provider_not_found
     ├── OperationNotAllowed            4  403  forbidden
     ├── CredentialUnavailable          5  409  credential_unavailable
+    │   └── AuditUnavailable           5  503  audit_unavailable
     ├── ConnectionExists               6  409  connection_exists
     ├── ProviderExists                 7  409  provider_exists
     ├── EndpointUnreachable            8  502  endpoint_unreachable
@@ -108,6 +110,17 @@ class IdentityRevoked(AuthenticationFailed):
     code = "identity_revoked"
 
 
+class RateLimited(AuthenticationFailed):
+    """Too many failed sign-ins; ``retry_after`` seconds until the next try."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
 class ConnectionNotFound(AuthsomeError):
     code = "connection_not_found"
     exit_code = 3
@@ -130,6 +143,13 @@ class CredentialUnavailable(AuthsomeError):
     code = "credential_unavailable"
     exit_code = 5
     http_status = 409
+
+
+class AuditUnavailable(CredentialUnavailable):
+    """Audit events cannot be written now, so no credential is served (fail closed)."""
+
+    code = "audit_unavailable"
+    http_status = 503
 
 
 class ConnectionExists(AuthsomeError):

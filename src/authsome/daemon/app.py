@@ -13,14 +13,15 @@ from authsome import __version__
 from authsome.daemon.guards import RequestGuard, allowed_host_names
 from authsome.daemon.routes import ROUTERS
 from authsome.daemon.state import DaemonState
-from authsome.errors import AuthsomeError
+from authsome.errors import AuthsomeError, RateLimited
 
 log = logging.getLogger("authsome.daemon")
 
 
 async def _authsome_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AuthsomeError)
-    return JSONResponse(exc.to_json(), status_code=exc.http_status)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return JSONResponse(exc.to_json(), status_code=exc.http_status, headers=headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -35,6 +35,8 @@ class IdentityPublic(BaseModel):
     status: str
     principal_id: str | None = None
     claim_url: str | None = None
+    claim_state: str | None = None  # pending / accepted / rejected / expired
+    claim_expires_at: datetime | None = None
 
 
 class HeadlessClaim(Strict):

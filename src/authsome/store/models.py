@@ -198,3 +198,173 @@ class AuditEvent(Base):
         Index("ix_audit_host_id", "host", "id"),
         Index("ix_audit_principal_id", "principal_id", "id"),
     )
+
+
+class DashboardSettings(Base):
+    """One row (``id`` 1): deployment-wide switches of the dashboard.
+
+    ``first_principal_id`` is set by a conditional UPDATE when the first
+    principal is created, so two concurrent first registrations cannot both
+    become admin (on SQLite and on PostgreSQL alike).
+    """
+
+    __tablename__ = "dashboard_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    registration_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_principal_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser; only the cookie token's hash is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    client: Mapped[str | None] = mapped_column(String(64), default=None)
+    user_agent: Mapped[str | None] = mapped_column(String(200), default=None)
+
+    __table_args__ = (Index("ix_web_sessions_principal", "principal_id"),)
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins per email (hashed) or per client address."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(default=utcnow)
+    blocked_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Invite(Base):
+    """A single-use, expiring registration link; only the token's hash is stored."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    created_by: Mapped[str] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+    used_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class DeploymentKey(Base):
+    """A deployment-wide data key, wrapped by the master key like a vault's.
+
+    ``oauth`` seals the secrets of ClientCredentials, which belong to the
+    deployment rather than to one vault. Rotating the master key re-wraps
+    these keys too.
+    """
+
+    __tablename__ = "deployment_keys"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    wrapped_data_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OAuthClientRecord(Base):
+    """ClientCredentials (DESIGN §1): an OAuth client of a provider, shared by the deployment.
+
+    ``source`` is ``user`` (id and secret the user brought) or ``dcr``
+    (registered by Authsome, RFC 7591). ``base_url`` is the tenant for
+    multi-tenant providers ("" for the provider's default). Secrets are
+    sealed with the ``oauth`` deployment key.
+    """
+
+    __tablename__ = "oauth_clients"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    base_url: Mapped[str] = mapped_column(String(2048), default="")
+    source: Mapped[str] = mapped_column(String(16))
+    client_id: Mapped[str] = mapped_column(String(512))
+    sealed_secret: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    auth_method: Mapped[str] = mapped_column(String(32))
+    issuer: Mapped[str | None] = mapped_column(String(2048), default=None)
+    redirect_uri: Mapped[str | None] = mapped_column(String(2048), default=None)
+    registration_uri: Mapped[str | None] = mapped_column(String(2048), default=None)
+    sealed_registration_token: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(64), default=None)
+
+    __table_args__ = (
+        UniqueConstraint("provider", "base_url", "source", name="uq_oauth_client"),
+    )
+
+
+class OAuthGrant(Base):
+    """How to refresh and revoke an OAuth connection's tokens (one row per connection).
+
+    The tokens themselves are ``connection_secrets`` rows (``access_token``,
+    ``refresh_token``). ``endpoints`` holds plain URLs and values resolved at
+    login (token, revocation, issuer, resource, base_url). ``lease_until``
+    marks a refresh in progress, so that only one process refreshes.
+    """
+
+    __tablename__ = "oauth_grants"
+
+    connection_id: Mapped[str] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_ref: Mapped[str | None] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="SET NULL"), default=None
+    )
+    endpoints: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    lifetime_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    refreshed_at: Mapped[datetime | None] = mapped_column(default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuthSession(Base):
+    """One OAuth login in flight (DESIGN §8: in the database, so any replica
+    or a restarted daemon can finish it).
+
+    ``state_hash`` and ``form_token_hash`` are SHA-256 of bearer values that
+    travel in URLs. ``sealed_verifier`` (PKCE) and ``sealed_device_code``
+    are sealed with the vault's data key and cleared once the session ends.
+    """
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vault_id: Mapped[str] = mapped_column(ForeignKey("vaults.id", ondelete="CASCADE"))
+    identity_id: Mapped[str] = mapped_column(String(64))
+    identity_handle: Mapped[str] = mapped_column(String(96))
+    principal_id: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(64))
+    connection: Mapped[str] = mapped_column(String(64))
+    flow: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    force: Mapped[bool] = mapped_column(Boolean, default=False)
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    endpoints: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    client_ref: Mapped[str | None] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="SET NULL"), default=None
+    )
+    state_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    form_token_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    sealed_verifier: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    sealed_device_code: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    user_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    interval: Mapped[int | None] = mapped_column(Integer, default=None)
+    next_poll_at: Mapped[datetime | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(String(48), default=None)
+    message: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ix_auth_sessions_expires", "expires_at"),)

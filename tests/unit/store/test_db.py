@@ -37,6 +37,10 @@ def test_migrations_create_every_table_once(tmp_path: Path) -> None:
         "custom_providers",
         "audit_events",
         "alembic_version",
+        "dashboard_settings",
+        "web_sessions",
+        "sign_in_throttle",
+        "invites",
     }
     assert tables == expected
     assert current_revision(engine) == ",".join(sorted(_script_heads()))

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter, Request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from authsome.audit.writer import record_event
 from authsome.daemon.deps import CallerDep, PendingCallerDep, ProofDep, StateDep
 from authsome.daemon.schemas import HeadlessClaim, IdentityPublic, WhoamiPublic
-from authsome.daemon.services.identities import accept_claim, register_identity, revoke_identity
+from authsome.daemon.services.identities import (
+    accept_claim,
+    claim_state,
+    latest_claim,
+    register_identity,
+    revoke_identity,
+)
 from authsome.daemon.services.principals import sign_in_or_create_first
 from authsome.daemon.state import DaemonState
 from authsome.errors import AuthenticationFailed, ConnectionNotFound
@@ -24,14 +32,16 @@ def _public_base(request: Request, state: DaemonState) -> str:
     return f"{request.url.scheme}://{request.headers['host']}"
 
 
-def _identity_public(identity: Identity, claim_url: str | None = None) -> IdentityPublic:
+def _identity_public(db: Session, identity: Identity) -> IdentityPublic:
+    claim = latest_claim(db, identity.id)
     return IdentityPublic(
         handle=identity.handle,
         did=identity.did,
         jkt=identity.jkt,
         status=identity.status,
         principal_id=identity.principal_id,
-        claim_url=claim_url,
+        claim_state=claim_state(claim, datetime.now(UTC)),
+        claim_expires_at=claim.expires_at if claim else None,
     )
 
 
@@ -41,7 +51,8 @@ def register(request: Request, proof: ProofDep, state: StateDep) -> IdentityPubl
     client = request.client.host if request.client else None
     with transaction(state.sessions) as db:
         registration = register_identity(db, proof.jwk, registered_from=client)
-        public = _identity_public(registration.identity)
+        db.flush()
+        public = _identity_public(db, registration.identity)
     if registration.claim_token:
         public.claim_url = f"{_public_base(request, state)}/claim/{registration.claim_token}"
     return public
@@ -53,19 +64,25 @@ def own_status(caller: PendingCallerDep, state: StateDep) -> IdentityPublic:
     with transaction(state.sessions) as db:
         identity = db.get(Identity, caller.identity_id)
         assert identity is not None
-        return _identity_public(identity)
+        return _identity_public(db, identity)
 
 
 @router.post("/identities/self/claim")
-def headless_claim(body: HeadlessClaim, caller: PendingCallerDep, state: StateDep) -> WhoamiPublic:
+def headless_claim(
+    request: Request, body: HeadlessClaim, caller: PendingCallerDep, state: StateDep
+) -> WhoamiPublic:
     """Claim the calling identity with a principal's email and password.
 
-    Creates the first principal (admin) when there is none. A failed sign-in
-    is audited in its own transaction, since the request's own rolls back.
+    Creates the first principal (admin) when there is none. A failed or
+    rate-limited sign-in commits its audit event and failure count, then raises.
     """
-    try:
-        with transaction(state.sessions) as db:
-            principal = sign_in_or_create_first(db, body.email, body.password.get_secret_value())
+    client = request.client.host if request.client else None
+    with transaction(state.sessions) as db:
+        outcome = sign_in_or_create_first(
+            db, body.email, body.password.get_secret_value(), client=client
+        )
+        principal = outcome.principal
+        if principal is not None:
             identity = db.get(Identity, caller.identity_id)
             assert identity is not None
             if identity.status == "revoked":
@@ -76,10 +93,7 @@ def headless_claim(body: HeadlessClaim, caller: PendingCallerDep, state: StateDe
             if identity.status != "active":
                 accept_claim(db, identity, principal)
             return _whoami(identity, principal, vault.id, state)
-    except AuthenticationFailed:
-        with transaction(state.sessions) as db:
-            record_event(db, "principal_sign_in", "failure", identity=caller.handle)
-        raise
+    raise outcome.error()
 
 
 def _whoami(
@@ -119,6 +133,6 @@ def revoke(handle: str, caller: CallerDep, state: StateDep) -> IdentityPublic:
             # Same answer for "absent" and "not yours": handles are not enumerable.
             raise ConnectionNotFound(f"no identity {handle!r} that you may revoke")
         revoke_identity(db, identity, by=caller.handle, principal_id=caller.principal_id)
-        public = _identity_public(identity)
+        public = _identity_public(db, identity)
     state.runs.end_all_for_identity(identity.id)
     return public

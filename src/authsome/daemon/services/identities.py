@@ -28,13 +28,15 @@ def register_identity(
 ) -> Registration:
     """Register the key in ``jwk`` as a pending identity with a claim token.
 
-    Registering a key that is already known returns it unchanged and makes no
-    new claim: the claim token is shown once, to the caller who created it.
+    Registering a key that is already known returns it unchanged; if it is
+    still pending, it gets a fresh claim token and any earlier one stops
+    working (only the key's holder can ask, and the old link may be lost).
     """
     jkt = jwk_thumbprint(jwk)
     existing = session.scalar(select(Identity).where(Identity.jkt == jkt))
     if existing is not None:
-        return Registration(existing, None)
+        token = issue_claim(session, existing) if existing.status == "pending" else None
+        return Registration(existing, token)
     identity = Identity(
         id=new_id(),
         handle=_unused_handle(session),
@@ -46,6 +48,20 @@ def register_identity(
     )
     session.add(identity)
     session.flush()  # the claim below refers to it
+    token = issue_claim(session, identity)
+    record_event(session, "identity_registered", "success", identity=identity.handle)
+    return Registration(identity, token)
+
+
+def issue_claim(session: Session, identity: Identity) -> str:
+    """A new single-use claim token for a pending identity; earlier ones expire."""
+    now = datetime.now(UTC)
+    for claim in session.scalars(
+        select(Claim).where(Claim.identity_id == identity.id, Claim.state == "pending")
+    ):
+        claim.state = "expired"
+        claim.token_hash = None
+        claim.decided_at = now
     token = new_token()
     session.add(
         Claim(
@@ -53,11 +69,31 @@ def register_identity(
             identity_id=identity.id,
             token_hash=token_digest(token),
             state="pending",
-            expires_at=datetime.now(UTC) + CLAIM_LIFETIME,
+            created_at=now,
+            expires_at=now + CLAIM_LIFETIME,
         )
     )
-    record_event(session, "identity_registered", "success", identity=identity.handle)
-    return Registration(identity, token)
+    return token
+
+
+def latest_claim(session: Session, identity_id: str) -> Claim | None:
+    """The identity's newest claim, read only (never creates or reveals a token)."""
+    query = (
+        select(Claim)
+        .where(Claim.identity_id == identity_id)
+        .order_by(Claim.created_at.desc(), Claim.id)
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def claim_state(claim: Claim | None, now: datetime) -> str | None:
+    """``pending``/``accepted``/``rejected``/``expired``; a lapsed pending claim is expired."""
+    if claim is None:
+        return None
+    if claim.state == "pending" and claim.expires_at <= now:
+        return "expired"
+    return claim.state
 
 
 def _unused_handle(session: Session) -> str:
@@ -68,7 +104,9 @@ def _unused_handle(session: Session) -> str:
     raise RuntimeError("could not find a free identity handle")
 
 
-def accept_claim(session: Session, identity: Identity, principal: Principal) -> None:
+def accept_claim(
+    session: Session, identity: Identity, principal: Principal, *, via: str = "headless"
+) -> None:
     """Bind ``identity`` to ``principal`` and activate it (headless or browser claim)."""
     now = datetime.now(UTC)
     for claim in session.scalars(
@@ -86,7 +124,7 @@ def accept_claim(session: Session, identity: Identity, principal: Principal) -> 
         "success",
         identity=identity.handle,
         principal_id=principal.id,
-        detail={"via": "headless"},
+        detail={"via": via},
     )
 
 
