@@ -54,6 +54,8 @@ class ServerSettings(BaseSettings):
     proxy_resolve: Annotated[dict[str, tuple[str, int]], NoDecode] = Field(default_factory=dict)
     upstream_ca: Path | None = None
     max_body_bytes: int = 1024 * 1024
+    #: ``audit.retention_days``: delete audit events older than this (None keeps them all).
+    audit_retention_days: int | None = Field(None, ge=1)
 
     @field_validator("proxy_resolve", mode="before")
     @classmethod

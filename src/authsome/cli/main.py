@@ -34,6 +34,7 @@ COMMAND_MODULES: list[str] = [
     "login_cmd",
     "connections_cmd",
     "run_cmd",
+    "log_cmd",
 ]
 
 #: command name -> (module, short help). Kept equal to the commands by a test.
@@ -48,6 +49,7 @@ COMMAND_INDEX: dict[str, tuple[str, str]] = {
         "login_cmd",
         "Log in to PROVIDER and store the credential encrypted in your vault.",
     ),
+    "log": ("log_cmd", "Show the audit trail: what your agents did with your credentials."),
     "logout": ("login_cmd", "Remove a connection and its stored credential."),
     "provider": ("provider_cmd", "Services Authsome can log in to."),
     "run": (

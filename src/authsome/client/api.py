@@ -147,6 +147,31 @@ class DaemonClient:
     def end_run(self, run_id: str) -> None:
         self.request("DELETE", f"/runs/{_segment(run_id)}")
 
+    # audit
+    def audit_events(
+        self,
+        *,
+        limit: int = 50,
+        before: int | None = None,
+        after: int | None = None,
+        **filters: str | None,
+    ) -> dict[str, Any]:
+        """One page (``events``, ``next_cursor``); filters as ``GET /audit/events``."""
+        from urllib.parse import urlencode
+
+        params = {"limit": limit, "before": before, "after": after, **filters}
+        query = urlencode({name: value for name, value in params.items() if value is not None})
+        result: dict[str, Any] = self.request("GET", f"/audit/events?{query}")
+        return result
+
+    def audit_verify(self) -> dict[str, Any]:
+        """Walk the audit chain in the daemon (admins); may take a while on big logs."""
+        with daemon_errors(self.base_url):
+            response = self._http.get("/audit/verify", timeout=None)
+        raise_for_error(response)
+        result: dict[str, Any] = response.json()
+        return result
+
 
 def _segment(value: str) -> str:
     """One URL path segment; names are validated by the daemon, this keeps '/' out."""

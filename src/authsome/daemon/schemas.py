@@ -118,3 +118,38 @@ class ResolvePublic(BaseModel):
     provider: str | None
     connection: str | None
     headers: dict[str, str]
+
+
+class AuditEventPublic(BaseModel):
+    """One audit event (DESIGN §6); events never hold secrets, tokens or query strings."""
+
+    id: int
+    ts: str  # UTC, YYYY-MM-DDTHH:MM:SS.ffffffZ (the chain's canonical form)
+    event: str
+    outcome: str
+    identity: str | None
+    principal_id: str | None
+    provider: str | None
+    connection: str | None
+    method: str | None
+    host: str | None
+    path: str | None
+    status: int | None
+    detail: dict[str, Any]
+    prev_hash: str | None
+    hash: str | None
+
+
+class AuditPagePublic(BaseModel):
+    events: list[AuditEventPublic]
+    next_cursor: int | None  # pass as before= (newest-first pages) or after= (oldest-first)
+
+
+class AuditVerifyPublic(BaseModel):
+    intact: bool
+    checked: int
+    first_id: int | None
+    head_id: int | None
+    head_hash: str | None
+    broken_id: int | None
+    reason: str | None

@@ -24,6 +24,8 @@ import httpx
 import uvicorn
 
 from authsome import __version__
+from authsome.audit.retention import run_retention
+from authsome.audit.writer import record_event
 from authsome.config import ServerSettings
 from authsome.daemon.app import create_app
 from authsome.daemon.services.proxy_backend import DaemonProxyBackend
@@ -31,6 +33,7 @@ from authsome.daemon.state import DaemonState, open_state
 from authsome.errors import PortInUse
 from authsome.home import write_private_file
 from authsome.proxy.server import ProxyServer
+from authsome.store.db import transaction
 
 log = logging.getLogger("authsome.daemon")
 
@@ -132,6 +135,21 @@ def serve(settings: ServerSettings) -> None:
         uvloop.run(_serve_async(state, api_sock, proxy_sock))
 
 
+def _record_lifecycle(state: DaemonState, event: str, api_port: int) -> None:
+    with transaction(state.sessions) as db:
+        record_event(
+            db,
+            event,
+            "success",
+            detail={
+                "version": __version__,
+                "pid": os.getpid(),
+                "api_port": api_port,
+                "proxy_port": state.proxy_port,
+            },
+        )
+
+
 async def _serve_async(
     state: DaemonState, api_sock: socket.socket, proxy_sock: socket.socket
 ) -> None:
@@ -156,7 +174,15 @@ async def _serve_async(
         resolve_overrides=state.settings.proxy_resolve,
     )
     proxy = ProxyServer(backend, state.ca, upstream_ca=state.settings.upstream_ca)
+    api_port = api_sock.getsockname()[1]
     state.audit.start()
+    # Fail closed: a daemon that cannot write its audit log does not start.
+    _record_lifecycle(state, "daemon_started", api_port)
+    retention = (
+        loop.create_task(run_retention(state.sessions, state.settings.audit_retention_days))
+        if state.settings.audit_retention_days
+        else None
+    )
     await proxy.start_on(proxy_sock)
     write_daemon_record(state, api_sock.getsockname()[1])
     log.info(
@@ -169,7 +195,15 @@ async def _serve_async(
         await server.serve(sockets=[api_sock])
     finally:
         await proxy.close()
+        if retention is not None:
+            retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retention
         await state.audit.close()
+        try:
+            _record_lifecycle(state, "daemon_stopped", api_port)
+        except Exception as exc:
+            log.error("could not write the daemon_stopped audit event (%s)", type(exc).__name__)
         remove_daemon_record(state)
         state.engine.dispose()
         log.info("authsome daemon stopped")

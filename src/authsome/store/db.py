@@ -34,7 +34,12 @@ def _begin_immediate(conn: Any) -> None:
     # SQLite's default deferred BEGIN lets two writers both read, then one
     # fails to upgrade its lock; taking the write lock up front serialises
     # read-modify-write transactions (first principal, defaults) instead.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Long reads (audit verification, pages) ask for a plain snapshot with
+    # ``read_only_session`` so writers are not held up meanwhile (WAL).
+    if conn.get_execution_options().get("authsome_read_only"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_store_engine(url: str) -> Engine:
@@ -60,6 +65,20 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def read_only_session(factory: sessionmaker[Session], engine: Engine) -> Iterator[Session]:
+    """A session for reads only: one consistent snapshot that never blocks writers.
+
+    SQLite: a deferred ``BEGIN`` instead of the write lock. PostgreSQL:
+    REPEATABLE READ, so a long walk sees one snapshot too.
+    """
+    options: dict[str, Any] = {"authsome_read_only": True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    with factory(bind=engine.execution_options(**options)) as session:
+        yield session  # closing the session ends (rolls back) the snapshot
 
 
 def migrate(engine: Engine) -> None:

@@ -1,6 +1,14 @@
 """HTTP routes, one module per resource; ``ROUTERS`` is what the app mounts."""
 
-from authsome.daemon.routes import connections, health, identities, providers, resolve, runs
+from authsome.daemon.routes import (
+    audit,
+    connections,
+    health,
+    identities,
+    providers,
+    resolve,
+    runs,
+)
 
 ROUTERS = (
     health.router,
@@ -9,4 +17,5 @@ ROUTERS = (
     connections.router,
     runs.router,
     resolve.router,
+    audit.router,
 )

@@ -44,6 +44,11 @@ def ready(state: StateDep) -> JSONResponse:
     except Exception as exc:
         checks["store"] = f"failed: {type(exc).__name__}"
         checks["vault_key"] = "unknown"
+    checks["audit"] = (
+        "ok"
+        if state.audit.healthy
+        else f"failed: events cannot be written ({state.audit.pending} queued)"
+    )
     count = len(state.catalogue.all())
     checks["providers"] = f"ok ({count} loaded)" if count else "failed: no providers"
     is_ready = all(value.startswith("ok") for value in checks.values())

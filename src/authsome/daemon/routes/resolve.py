@@ -11,11 +11,17 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter
 
+from authsome.audit.writer import UNAVAILABLE_MESSAGE
 from authsome.daemon.deps import CallerDep, StateDep
 from authsome.daemon.schemas import ResolvePublic, ResolveRequest
 from authsome.daemon.services.caller import Caller
 from authsome.daemon.state import DaemonState
-from authsome.errors import CredentialUnavailable, InvalidInput, OperationNotAllowed
+from authsome.errors import (
+    AuditUnavailable,
+    CredentialUnavailable,
+    InvalidInput,
+    OperationNotAllowed,
+)
 
 router = APIRouter(tags=["resolve"])
 
@@ -33,6 +39,10 @@ def resolve(body: ResolveRequest, caller: CallerDep, state: StateDep) -> Resolve
     if not caller.grant.allows_provider(name):
         _audit(state, caller, name, None, host, path, "denied", "not in grant")
         raise OperationNotAllowed(f"this agent's grant does not include {name}")
+    if not state.audit.healthy:
+        # Fail closed: no credential is served while its use cannot be audited.
+        _audit(state, caller, name, body.connection, host, path, "denied", "audit unavailable")
+        raise AuditUnavailable(UNAVAILABLE_MESSAGE)
     assert caller.vault_id is not None
     resolved = state.resolver.cached(caller.vault_id, name, body.connection)
     if resolved is None:

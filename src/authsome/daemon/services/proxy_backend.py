@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from authsome.audit.writer import AuditBatcher
+from authsome.audit.writer import UNAVAILABLE_MESSAGE, AuditBatcher
 from authsome.daemon.services.credentials import CredentialResolver
 from authsome.daemon.services.runs import RunRegistry
 from authsome.providers.catalogue import ProviderCatalogue
@@ -46,6 +46,11 @@ class DaemonProxyBackend:
         name = catalogue.matcher.match(host, path)
         if name is None:
             return None
+        if not self._audit.healthy:
+            # Fail closed: no credential is used while its use cannot be audited.
+            return Injection(
+                provider=name, deny_status=503, deny_message=f"authsome: {UNAVAILABLE_MESSAGE}\n"
+            )
         active = self._runs.get(run.run_id)
         if active is None:
             return Injection(provider=name, deny_status=407, deny_message="this run has ended\n")
