@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,13 +49,20 @@ class Gateway:
         return result
 
 
-@pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[Gateway]:
-    """Daemon + stand-in upstream + claimed identity + openai and acme keys stored."""
-    ca = TestCA()
+@contextmanager
+def open_gateway(
+    tmp_path: Path,
+    *,
+    ca: TestCA | None = None,
+    extra_resolve: tuple[tuple[str, int], ...] = (),
+) -> Iterator[Gateway]:
+    """The ``gateway`` set-up; ``extra_resolve`` sends more host names to other
+    local servers (whose certificates ``ca`` issued)."""
+    ca = ca or TestCA()
     ca_file = ca.write_pem(tmp_path / "upstream-ca.pem")
     with HttpsEchoServer(ca, UPSTREAM_NAMES) as upstream:
         resolve = [f"--proxy-resolve={name}=127.0.0.1:{upstream.port}" for name in UPSTREAM_NAMES]
+        resolve += [f"--proxy-resolve={name}=127.0.0.1:{port}" for name, port in extra_resolve]
         daemon = start_daemon(tmp_path / "home", *resolve, f"--upstream-ca={ca_file}")
         gateway = Gateway(daemon, upstream, ca_file, [])
         try:
@@ -75,3 +83,10 @@ def gateway(tmp_path: Path) -> Iterator[Gateway]:
             yield gateway
         finally:
             daemon.stop()
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[Gateway]:
+    """Daemon + stand-in upstream + claimed identity + openai and acme keys stored."""
+    with open_gateway(tmp_path) as gateway:
+        yield gateway

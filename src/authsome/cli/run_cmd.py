@@ -111,15 +111,27 @@ def run_child(argv: list[str], env: dict[str, str]) -> int:
     metavar="NAME",
     help="Only let this run use these providers (repeatable).",
 )
+@click.option(
+    "--deny-unmatched",
+    is_flag=True,
+    help="Refuse (403) hosts that match no provider instead of tunnelling them.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def run(connections: tuple[str, ...], providers: tuple[str, ...], command: tuple[str, ...]) -> None:
+def run(
+    connections: tuple[str, ...],
+    providers: tuple[str, ...],
+    deny_unmatched: bool,
+    command: tuple[str, ...],
+) -> None:
     """Run COMMAND with credentials injected by the proxy; it never sees them."""
     from authsome.client.connect import open_client
 
     layout = HomeLayout.from_env()
     with open_client(layout) as client:
         session = client.start_run(
-            connections=_parse_connections(connections), providers=list(providers) or None
+            connections=_parse_connections(connections),
+            providers=list(providers) or None,
+            deny_unmatched=deny_unmatched,
         )
         try:
             ca_file, bundle_file = write_ca_files(layout, session["ca_pem"])

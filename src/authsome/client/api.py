@@ -138,9 +138,17 @@ class DaemonClient:
 
     # runs
     def start_run(
-        self, *, connections: dict[str, str] | None = None, providers: list[str] | None = None
+        self,
+        *,
+        connections: dict[str, str] | None = None,
+        providers: list[str] | None = None,
+        deny_unmatched: bool = False,
     ) -> dict[str, Any]:
-        body = {"connections": connections or {}, "providers": providers}
+        body = {
+            "connections": connections or {},
+            "providers": providers,
+            "deny_unmatched": deny_unmatched,
+        }
         result: dict[str, Any] = self.request("POST", "/runs", json=body)
         return result
 

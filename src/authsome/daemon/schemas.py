@@ -93,6 +93,7 @@ class ConnectionPublic(BaseModel):
 class RunRequest(Strict):
     connections: dict[str, str] = Field(default_factory=dict)
     providers: list[str] | None = None
+    deny_unmatched: bool = False
 
 
 class RunPublic(BaseModel):

@@ -50,6 +50,12 @@ class ProxyBackend(Protocol):
         """Decided once per CONNECT, before any TLS work; False means a raw tunnel."""
         ...
 
+    def unmatched_refusal(self, run: RunSession, host: str, port: int) -> str | None:
+        """For a host that is not intercepted: a one-line reason to refuse it
+        (403, audited as denied), or None to tunnel it (``CONNECT``) or forward
+        it untouched (plain ``http://``)."""
+        ...
+
     async def injection_for(
         self, run: RunSession, *, host: str, port: int, method: str, path: str
     ) -> Injection | None:

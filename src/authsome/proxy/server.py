@@ -235,6 +235,22 @@ class ClientConnection(asyncio.Protocol):
             if rest:
                 self.data_received(rest)
         else:
+            refusal = proxy.backend.unmatched_refusal(run, host, port)
+            if refusal is not None:
+                proxy.backend.record_request(
+                    run,
+                    method="CONNECT",
+                    host=host,
+                    path="",
+                    status=403,
+                    injection=None,
+                    outcome="denied",
+                    reason=refusal,
+                    duration_ms=0.0,
+                )
+                self.write(simple_response(403, refusal + "\n", close=True))
+                self.close()
+                return
             if proxy.debug:
                 logger.debug("tunnelling %s:%d", host, port)
             self.set_reading(False)

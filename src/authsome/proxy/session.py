@@ -348,6 +348,12 @@ class Session:
             target = "/" + target
         path = target.partition("?")[0]
         if self._backend.should_intercept(run, host, port):
+            refusal: str | None = HTTPS_ONLY
+            message = f"authsome proxy: {HTTPS_ONLY}; use https://{host}"
+        else:
+            refusal = self._backend.unmatched_refusal(run, host, port)
+            message = refusal or ""
+        if refusal is not None:
             self._backend.record_request(
                 run,
                 method=req.method,
@@ -356,10 +362,10 @@ class Session:
                 status=403,
                 injection=None,
                 outcome="denied",
-                reason=HTTPS_ONLY,
+                reason=refusal,
                 duration_ms=(time.perf_counter() - started) * 1000,
             )
-            self._reply_local(req, 403, f"authsome proxy: {HTTPS_ONLY}; use https://{host}\n")
+            self._reply_local(req, 403, message + "\n")
             return
         key = make_key(False, host, port, self._backend.upstream_address(host, port))
         ex = Exchange(req, key, host, port, path, None, started)

@@ -7,13 +7,18 @@ loop in a thread. Endpoints:
     /download/<n>          n bytes (Content-Length), streamed
     /upload                reads the body (Content-Length or chunked; answers
                            Expect: 100-continue), returns {"bytes", "sha256"}
-    /sse?count=N&interval=S  N server-sent events, S seconds apart (chunked)
+    /sse?count=N&interval=S  N server-sent events, S seconds apart (chunked); each
+                           carries ``sent: <time.monotonic()>`` when it was written
+    /ws                    WebSocket: the first message is a JSON text frame with
+                           the upgrade request's headers, then every frame is echoed
     /status/<code>         an empty response with that status
     /chunked               a small chunked response
     /close-delimited       a body ended by closing the connection
     anything else          JSON echo of method, target, headers and body size
 
-``connections`` counts accepted TCP connections. Run as
+``connections`` counts accepted TCP connections, ``open_connections`` those
+being served now. ``expired=True`` serves a certificate that expired
+yesterday (for verification-failure tests). Run as
 ``python -m authsome.testing.upstream --name api.provider.test --ca-out ca.pem``
 to serve until interrupted; it prints its port.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import datetime as dt
 import hashlib
 import ipaddress
@@ -30,6 +36,7 @@ import signal
 import ssl
 import tempfile
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
@@ -97,8 +104,11 @@ class TestCA:
         path.write_bytes(self.cert_pem)
         return path
 
-    def issue(self, *names: str) -> tuple[bytes, bytes]:
-        """A server certificate and key (PEM) for DNS names or IP addresses."""
+    def issue(self, *names: str, expired: bool = False) -> tuple[bytes, bytes]:
+        """A server certificate and key (PEM) for DNS names or IP addresses.
+
+        ``expired=True``: valid from 8 days ago until yesterday.
+        """
         key = ec.generate_private_key(ec.SECP256R1())
         sans: list[x509.GeneralName] = []
         for name in names:
@@ -107,6 +117,8 @@ class TestCA:
             except ValueError:
                 sans.append(x509.DNSName(name))
         now = dt.datetime.now(dt.UTC)
+        if expired:
+            now -= dt.timedelta(days=8)
         cert = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
@@ -126,8 +138,8 @@ class TestCA:
         )
         return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
 
-    def server_context(self, *names: str) -> ssl.SSLContext:
-        cert_pem, key_pem = self.issue(*names)
+    def server_context(self, *names: str, expired: bool = False) -> ssl.SSLContext:
+        cert_pem, key_pem = self.issue(*names, expired=expired)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         with tempfile.TemporaryDirectory() as folder:
             chain = Path(folder) / "server.pem"
@@ -152,12 +164,16 @@ class HttpsEchoServer:
         tls: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        expired: bool = False,
     ) -> None:
-        self._context = (ca or TestCA()).server_context(*names, host) if tls else None
+        self._context = (
+            (ca or TestCA()).server_context(*names, host, expired=expired) if tls else None
+        )
         self._host = host
         self._requested_port = port
         self.port = 0
         self.connections = 0
+        self.open_connections = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -234,12 +250,14 @@ class HttpsEchoServer:
             await asyncio.wait(handlers)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.open_connections += 1
         try:
             while await _serve_one(reader, writer):
                 pass
         except (OSError, ssl.SSLError, asyncio.IncompleteReadError, ValueError):
             pass
         finally:
+            self.open_connections -= 1
             writer.close()
 
 
@@ -304,6 +322,9 @@ async def _serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
     if headers.get("expect", "").lower() == "100-continue":
         writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
+    if path == "/ws" and headers.get("upgrade", "").lower() == "websocket":
+        await _websocket_echo(reader, writer, header_list, headers)
+        return False
     if path == "/upload":
         digest = hashlib.sha256()
         count = await _read_body(reader, headers, digest)
@@ -339,7 +360,8 @@ async def _serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
                 )
             )
             for index in range(count):
-                event = f"id: {index}\ndata: event {index}\n\n".encode()
+                sent = time.monotonic()
+                event = f"id: {index}\ndata: event {index}\nsent: {sent:.6f}\n\n".encode()
                 writer.write(b"%x\r\n%s\r\n" % (len(event), event))
                 await writer.drain()
                 await asyncio.sleep(interval)
@@ -380,6 +402,63 @@ async def _serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
             )
     await writer.drain()
     return not close
+
+
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
+_WS_CLOSE = 0x8
+_WS_PING = 0x9
+_WS_PONG = 0xA
+
+
+async def _websocket_echo(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    header_list: list[tuple[str, str]],
+    headers: dict[str, str],
+) -> None:
+    """Accept the upgrade, send the request's headers as JSON, then echo every frame."""
+    digest = hashlib.sha1(  # noqa: S324 - fixed by RFC 6455, not used for security
+        (headers.get("sec-websocket-key", "") + _WS_GUID).encode()
+    ).digest()
+    accept = base64.b64encode(digest).decode()
+    writer.write(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + f"Sec-WebSocket-Accept: {accept}\r\n\r\n".encode()
+    )
+    writer.write(_ws_frame(0x1, json.dumps({"headers": header_list}).encode()))
+    await writer.drain()
+    while True:
+        first, second = await reader.readexactly(2)
+        opcode, length = first & 0x0F, second & 0x7F
+        if length == 126:
+            length = int.from_bytes(await reader.readexactly(2), "big")
+        elif length == 127:
+            length = int.from_bytes(await reader.readexactly(8), "big")
+        mask = await reader.readexactly(4) if second & 0x80 else b"\0\0\0\0"
+        data = await reader.readexactly(length)
+        payload = bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
+        if opcode == _WS_PING:
+            writer.write(_ws_frame(_WS_PONG, payload))
+        elif opcode == _WS_CLOSE:
+            writer.write(_ws_frame(_WS_CLOSE, payload[:2]))
+            await writer.drain()
+            return
+        else:  # text, binary or continuation: echoed as it came, FIN bit included
+            writer.write(_ws_frame(opcode, payload, fin=bool(first & 0x80)))
+        await writer.drain()
+
+
+def _ws_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
+    """A server-to-client frame (never masked)."""
+    head = bytes([(0x80 if fin else 0) | opcode])
+    size = len(payload)
+    if size < 126:
+        head += bytes([size])
+    elif size < 65536:
+        head += bytes([126]) + size.to_bytes(2, "big")
+    else:
+        head += bytes([127]) + size.to_bytes(8, "big")
+    return head + payload
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -48,6 +48,7 @@ def configure(world: World) -> Iterator[Callable[..., FakeBackend]]:
         backend.records.clear()
         backend.decisions.clear()
         backend.slow_hosts.clear()
+        backend.refusals.clear()
         return backend
 
     yield apply

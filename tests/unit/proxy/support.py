@@ -44,12 +44,16 @@ class FakeBackend:
     records: list[Record] = field(default_factory=list)
     decisions: list[tuple[str, str, str]] = field(default_factory=list)
     slow_hosts: set[str] = field(default_factory=set)
+    refusals: dict[str, str] = field(default_factory=dict)
 
     def run_for_token(self, token: str) -> RunSession | None:
         return RUN if token == TOKEN else None
 
     def should_intercept(self, run: RunSession, host: str, port: int) -> bool:
         return host in self.intercept
+
+    def unmatched_refusal(self, run: RunSession, host: str, port: int) -> str | None:
+        return self.refusals.get(host)
 
     async def injection_for(
         self, run: RunSession, *, host: str, port: int, method: str, path: str
@@ -141,14 +145,19 @@ class World:
     def client_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.proxy_ca_file))
 
-    def tunnel(self, host: str, port: int = 443, token: str = TOKEN) -> socket.socket:
-        """A raw socket through CONNECT, before any TLS."""
+    def tunnel_raw(self, host: str, port: int = 443, token: str = TOKEN) -> socket.socket:
+        """A socket that has sent a CONNECT; the reply is still to be read."""
         sock = socket.create_connection(("127.0.0.1", self.proxy.port), timeout=10)
         auth = base64.b64encode(f"run:{token}".encode()).decode()
         sock.sendall(
             f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n"
             f"Proxy-Authorization: Basic {auth}\r\n\r\n".encode()
         )
+        return sock
+
+    def tunnel(self, host: str, port: int = 443, token: str = TOKEN) -> socket.socket:
+        """A raw socket through CONNECT, before any TLS."""
+        sock = self.tunnel_raw(host, port, token)
         reply = read_head(sock)
         assert reply.startswith(b"HTTP/1.1 200"), reply
         return sock

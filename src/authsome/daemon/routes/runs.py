@@ -25,7 +25,12 @@ def start_run(body: RunRequest, caller: CallerDep, state: StateDep) -> RunPublic
     providers = None
     if body.providers:
         providers = frozenset(catalogue.get(name).name for name in body.providers)
-    run, token = state.runs.start(caller, connections=body.connections, providers=providers)
+    run, token = state.runs.start(
+        caller,
+        connections=body.connections,
+        providers=providers,
+        deny_unmatched=body.deny_unmatched,
+    )
     env: dict[str, str] = {}
     with transaction(state.sessions) as db:
         assert run.session.vault_id is not None

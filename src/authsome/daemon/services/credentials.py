@@ -23,6 +23,7 @@ class ResolvedCredential:
     provider: str
     connection: str | None  # None: no usable connection
     headers: tuple[tuple[bytes, bytes], ...]
+    unusable: str | None = None  # the status of a connection that exists but is not active
 
 
 def header_for(provider: ProviderDefinition, secret: str) -> tuple[bytes, bytes]:
@@ -57,7 +58,8 @@ class CredentialResolver:
             vault = session.get(Vault, vault_id)
             found = find_connection(session, vault_id, provider.name, connection) if vault else None
             if vault is None or found is None or found.status != "active":
-                resolved = ResolvedCredential(provider.name, None, ())
+                status = found.status if vault is not None and found is not None else None
+                resolved = ResolvedCredential(provider.name, None, (), unusable=status)
             else:
                 secret = open_secret(session, self._keys, vault, found, "api_key")
                 resolved = ResolvedCredential(

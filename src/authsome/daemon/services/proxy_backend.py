@@ -39,6 +39,17 @@ class DaemonProxyBackend:
     def should_intercept(self, run: RunSession, host: str, port: int) -> bool:
         return self._catalogue().matcher.intercepts_host(host)
 
+    def unmatched_refusal(self, run: RunSession, host: str, port: int) -> str | None:
+        active = self._runs.get(run.run_id)
+        if active is None or not active.deny_unmatched:
+            return None
+        granted = active.grant.providers
+        scope = f" (its grant lists: {', '.join(sorted(granted))})" if granted is not None else ""
+        return (
+            f"authsome: {host} matches no provider and this run refuses other hosts"
+            f" (--deny-unmatched){scope}"
+        )
+
     async def injection_for(
         self, run: RunSession, *, host: str, port: int, method: str, path: str
     ) -> Injection | None:
@@ -75,14 +86,17 @@ class DaemonProxyBackend:
             )
         if resolved.connection is None:
             which = f" --connection {connection}" if connection else ""
+            named = f" named {connection}" if connection else ""
+            problem = (
+                f"the {name} connection{named} needs login (status {resolved.unusable})"
+                if resolved.unusable
+                else f"no {name} connection{named} for this agent"
+            )
             return Injection(
                 provider=name,
                 connection=connection,
                 deny_status=403,
-                deny_message=(
-                    f"authsome: no {name} connection{' named ' + connection if connection else ''}"
-                    f" for this agent; run `authsome login {name}{which}`\n"
-                ),
+                deny_message=f"authsome: {problem}; run `authsome login {name}{which}`\n",
             )
         return Injection(headers=resolved.headers, provider=name, connection=resolved.connection)
 

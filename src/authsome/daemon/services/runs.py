@@ -19,6 +19,7 @@ class ActiveRun:
     connections: dict[str, str] = field(default_factory=dict)  # provider -> connection name
     providers: frozenset[str] | None = None  # None: every provider the grant allows
     grant: Grant = ALL
+    deny_unmatched: bool = False  # refuse hosts that match no provider (run --deny-unmatched)
 
     def allows(self, provider: str) -> bool:
         """Both the identity's grant and this run's own ``--provider`` list."""
@@ -40,6 +41,7 @@ class RunRegistry:
         *,
         connections: dict[str, str] | None = None,
         providers: frozenset[str] | None = None,
+        deny_unmatched: bool = False,
     ) -> tuple[ActiveRun, str]:
         if caller.vault_id is None or caller.principal_id is None:
             raise InvalidInput("this identity has no vault yet")
@@ -55,6 +57,7 @@ class RunRegistry:
             connections=dict(connections or {}),
             providers=providers,
             grant=caller.grant,
+            deny_unmatched=deny_unmatched,
         )
         digest = token_digest(token)
         with self._lock:
