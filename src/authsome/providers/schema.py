@@ -159,7 +159,9 @@ def _check_key_template(value: str | None) -> str | None:
     return value
 
 
-def _check_url(value: str, *, template: bool = False, query: bool = True) -> str:
+def _check_url(
+    value: str, *, template: bool = False, query: bool = True, fragment: bool = False
+) -> str:
     """An https URL (http only to loopback), or ``{base_url}/path`` when ``template``."""
     if len(value) > _MAX_URL_LENGTH or _CONTROL.search(value) or " " in value:
         raise _invalid("must be a URL without spaces or control characters, at most 2048 long")
@@ -182,7 +184,7 @@ def _check_url(value: str, *, template: bool = False, query: bool = True) -> str
         raise _invalid("must be an https:// URL (http:// only for localhost)")
     if not host or parts.username is not None or parts.password is not None:
         raise _invalid("must name a host and carry no user info")
-    if parts.fragment or (parts.query and not query):
+    if (parts.fragment and not fragment) or (parts.query and not query):
         raise _invalid("must not carry a fragment" if query else "must be a bare base URL")
     return value
 
@@ -320,10 +322,12 @@ class OAuthConfig(BaseModel):
 
     ``base_url`` is the default for ``{base_url}`` in these URLs (the public
     service, e.g. ``https://gitlab.com``); a connection to a self-hosted or
-    per-tenant instance supplies its own. ``revocation_url`` names an RFC
-    7009 endpoint only. The access token is sent as ``<header_prefix>
-    <token>`` in ``header_name`` (``Authorization: Bearer`` unless the
-    service documents otherwise).
+    per-tenant instance supplies its own. ``revocation_url`` is listed only
+    where the token itself is POSTed to be revoked (RFC 7009 or close to it),
+    not for endpoints that revoke whichever token authenticates the call.
+    The access token is sent as ``<header_prefix> <token>`` in
+    ``header_name`` (``Authorization: Bearer`` unless the service documents
+    otherwise).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -388,7 +392,7 @@ class ProviderDefinition(BaseModel):
     name: Annotated[str, AfterValidator(_check_name)]
     display_name: Annotated[str, AfterValidator(lambda v: _check_text(v, limit=100))]
     description: Annotated[str, AfterValidator(lambda v: _check_text(v, limit=1000))] | None = None
-    docs_url: Annotated[str, AfterValidator(_check_url)] | None = None
+    docs_url: Annotated[str, AfterValidator(lambda v: _check_url(v, fragment=True))] | None = None
     auth_type: AuthType
     flow: Flow
     api_url: Annotated[tuple[ApiUrlEntry, ...], BeforeValidator(_as_list), Field(min_length=1)]

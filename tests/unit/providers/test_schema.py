@@ -470,3 +470,10 @@ def test_oauth_header_defaults_to_bearer_and_may_be_raw() -> None:
 def test_upstream_type_field_is_dropped() -> None:
     defn = load_provider_json(edited(ACME, lambda d: d.update(type="app")), source="x")
     assert "type" not in defn.model_dump()
+
+
+def test_docs_url_may_point_into_a_page_but_endpoints_may_not() -> None:
+    ok = edited(ACME, lambda d: d.update(docs_url="https://acme.com/docs#auth"))
+    assert load_provider_json(ok, source="x").docs_url == "https://acme.com/docs#auth"
+    bad = edited(OAUTH_ACME, lambda d: d["oauth"].update(token_url="https://acme.com/t#x"))
+    assert "oauth.token_url: must not carry a fragment" in error_of(bad)
