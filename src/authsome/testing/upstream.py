@@ -17,7 +17,8 @@ loop in a thread. Endpoints:
     anything else          JSON echo of method, target, headers and body size
 
 ``connections`` counts accepted TCP connections, ``open_connections`` those
-being served now. ``expired=True`` serves a certificate that expired
+open now and ``busy`` the requests being answered now (a response still
+being written, or a WebSocket still open). ``expired=True`` serves a certificate that expired
 yesterday (for verification-failure tests). Run as
 ``python -m authsome.testing.upstream --name api.provider.test --ca-out ca.pem``
 to serve until interrupted; it prints its port.
@@ -174,6 +175,7 @@ class HttpsEchoServer:
         self.port = 0
         self.connections = 0
         self.open_connections = 0
+        self.busy = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -252,7 +254,7 @@ class HttpsEchoServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.open_connections += 1
         try:
-            while await _serve_one(reader, writer):
+            while await _serve_one(reader, writer, self):
                 pass
         except (OSError, ssl.SSLError, asyncio.IncompleteReadError, ValueError):
             pass
@@ -304,12 +306,22 @@ def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-async def _serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+async def _serve_one(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: HttpsEchoServer
+) -> bool:
     """Answer one request; False when the connection should end."""
     try:
         raw = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError:
         return False
+    server.busy += 1
+    try:
+        return await _answer(raw, reader, writer)
+    finally:
+        server.busy -= 1
+
+
+async def _answer(raw: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
     lines = raw.decode("latin-1").split("\r\n")
     method, target, version = lines[0].split(" ", 2)
     pairs = [tuple(line.split(":", 1)) for line in lines[1:] if line]
