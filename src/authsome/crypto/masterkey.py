@@ -4,31 +4,38 @@ Sources, first match wins:
 
 1. ``AUTHSOME_MASTER_KEY``: base64 of exactly 32 bytes (source ``"env"``);
 2. ``AUTHSOME_MASTER_KEY_FILE``: a file holding that base64 text (``"file"``);
-3. ``$AUTHSOME_HOME/server/master.key`` (``"home-file"``), created with mode
+3. the OS keyring, when ``server/keyring.json`` names an entry (``"keyring"``);
+   a keyring that cannot be read, or lacks the entry, is an error;
+4. ``$AUTHSOME_HOME/server/master.key`` (``"home-file"``), created with mode
    0600 on first start when the caller allows it.
 
-The OS keyring (DESIGN §4) will be one more entry in ``_SOURCES``, between the
-key file and the home file. Messages name a source, never its contents.
+Every source but the first has a ``KeyStore`` (``MasterKey.store``) through
+which rotation and ``vault backend`` rewrite it. Messages name a source,
+never its contents.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import secrets
-import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from authsome.crypto.envelope import verify_key_check
+from authsome.crypto.keystores import (
+    KEY_BYTES,
+    FileKeyStore,
+    KeyringConfig,
+    KeyringKeyStore,
+    KeyStore,
+    decode_key,
+)
 from authsome.errors import VaultKeyError
-from authsome.home import HomeLayout, write_private_file
+from authsome.home import HomeLayout
 
 ENV_KEY = "AUTHSOME_MASTER_KEY"
 ENV_KEY_FILE = "AUTHSOME_MASTER_KEY_FILE"
-KEY_BYTES = 32
-_MAX_FILE_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class MasterKey:
 
     key: bytes = field(repr=False)
     source: str
+    store: KeyStore | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.key) != KEY_BYTES:
@@ -69,7 +77,7 @@ def _from_env(layout: HomeLayout, env: Mapping[str, str]) -> MasterKey | None:
     text = env.get(ENV_KEY)
     if not text:
         return None
-    return MasterKey(_decode(text, ENV_KEY), "env")
+    return MasterKey(decode_key(text, ENV_KEY), "env")
 
 
 def _from_env_file(layout: HomeLayout, env: Mapping[str, str]) -> MasterKey | None:
@@ -79,19 +87,43 @@ def _from_env_file(layout: HomeLayout, env: Mapping[str, str]) -> MasterKey | No
     path = Path(raw_path).expanduser()
     if not path.exists():
         raise VaultKeyError(f"{ENV_KEY_FILE} names {path}, which does not exist.")
-    return MasterKey(_read_key_file(path, f"{ENV_KEY_FILE} ({path})"), "file")
+    store = FileKeyStore(path, source="file")
+    key = store.read()
+    assert key is not None
+    return MasterKey(key, "file", store)
+
+
+def _from_keyring(layout: HomeLayout, env: Mapping[str, str]) -> MasterKey | None:
+    config = KeyringConfig.read(layout)
+    if config is None:
+        return None
+    store = KeyringKeyStore(config)
+    key = store.read()
+    if key is None:
+        raise VaultKeyError(
+            f"{KeyringConfig.path(layout)} says the master key is in the "
+            f"{store.describe()}, but that entry is missing.",
+            hint="Unlock or restore that keyring entry; Authsome never makes a new key "
+            "over existing data.",
+        )
+    return MasterKey(key, "keyring", store)
 
 
 def _from_home_file(layout: HomeLayout, env: Mapping[str, str]) -> MasterKey | None:
-    path = layout.master_key_file
-    if not path.exists():
-        return None
-    return MasterKey(_read_key_file(path, str(path)), "home-file")
+    store = home_file_store(layout)
+    key = store.read()
+    return None if key is None else MasterKey(key, "home-file", store)
+
+
+def home_file_store(layout: HomeLayout) -> FileKeyStore:
+    """The default store, ``server/master.key``."""
+    return FileKeyStore(layout.master_key_file, source="home-file")
 
 
 _SOURCES: tuple[Callable[[HomeLayout, Mapping[str, str]], MasterKey | None], ...] = (
     _from_env,
     _from_env_file,
+    _from_keyring,
     _from_home_file,
 )
 
@@ -99,42 +131,46 @@ _SOURCES: tuple[Callable[[HomeLayout, Mapping[str, str]], MasterKey | None], ...
 def _create_home_file(layout: HomeLayout) -> MasterKey:
     key = secrets.token_bytes(KEY_BYTES)
     layout.ensure_private_dir(layout.server_dir)
-    write_private_file(layout.master_key_file, base64.b64encode(key) + b"\n")
-    return MasterKey(key, "home-file")
+    store = home_file_store(layout)
+    store.write("current", key)
+    return MasterKey(key, "home-file", store)
 
 
-def _read_key_file(path: Path, where: str) -> bytes:
-    """Read a key file, tightening loose permissions only on a file we own."""
+def new_master_key() -> bytes:
+    """A fresh random 256-bit master key (for rotation)."""
+    return secrets.token_bytes(KEY_BYTES)
+
+
+def open_with_recovery(found: MasterKey, key_check: bytes) -> MasterKey:
+    """The key that opens the data, finishing or undoing an interrupted rotation.
+
+    A rotation writes the new key to the store's ``new`` slot, then commits the
+    re-wrapped data keys and the new key check in one transaction, then
+    promotes ``new`` to ``current``. So at start:
+
+    - the current key passes the check: any ``new`` key is left over from a
+      rotation that never committed (or already finished) and is removed;
+    - otherwise a ``new`` key that passes the check belongs to a committed
+      rotation, which is finished now (the replaced key is kept as ``old``);
+    - otherwise the key is wrong: ``VaultKeyError``, nothing changed.
+    """
+    store = found.store
     try:
-        with path.open("rb") as handle:
-            info = os.fstat(handle.fileno())
-            if info.st_mode & 0o077:
-                if info.st_uid != os.geteuid():
-                    raise VaultKeyError(
-                        f"The master key file {where} is readable by others and "
-                        "owned by another user; refusing to use it.",
-                        hint="Make it mode 0600 and owned by the user running the daemon.",
-                    )
-                os.fchmod(handle.fileno(), stat.S_IRUSR | stat.S_IWUSR)
-            content = handle.read(_MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise VaultKeyError(f"The master key file {where} cannot be read: {exc.strerror}.") from exc
-    if len(content) > _MAX_FILE_BYTES:
-        raise VaultKeyError(f"The master key file {where} is too large to hold a key.")
-    try:
-        text = content.decode("ascii")
-    except UnicodeDecodeError as exc:
-        raise VaultKeyError(f"The master key in {where} is not base64 text.") from exc
-    return _decode(text, where)
+        verify_key_check(found.key, key_check)
+    except VaultKeyError:
+        new = store.read("new") if store is not None else None
+        if store is None or new is None or not _opens(new, key_check):
+            raise
+        store.promote()
+        return MasterKey(new, found.source, store)
+    if store is not None and store.read("new") is not None:
+        store.remove("new")
+    return found
 
 
-def _decode(text: str, where: str) -> bytes:
+def _opens(key: bytes, key_check: bytes) -> bool:
     try:
-        key = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise VaultKeyError(f"The master key in {where} is not valid base64.") from exc
-    if len(key) != KEY_BYTES:
-        raise VaultKeyError(
-            f"The master key in {where} must be base64 of exactly {KEY_BYTES} bytes."
-        )
-    return key
+        verify_key_check(key, key_check)
+    except VaultKeyError:
+        return False
+    return True
