@@ -3,8 +3,16 @@
 Each client connection starts as a plain HTTP proxy connection. A CONNECT
 is authenticated once; the backend then decides, before any TLS work,
 whether the host is intercepted (TLS terminated with a certificate from our
-CA, requests handled by a ``Session``) or gets a raw TCP tunnel that the
-proxy never looks into.
+CA, requests handled by a ``Session``), gets a raw TCP tunnel that the
+proxy never looks into, or is refused.
+
+Timeouts, checked by a sweep about once a second (nothing per request): a
+client must finish its TLS handshake within ``handshake_timeout``; a client
+connection with no exchange in progress is closed after ``idle_timeout``
+(also a client that takes that long to send a request head); idle pooled
+upstream connections are closed after the pool's ``idle_timeout``. An
+exchange in progress (a slow download, an SSE stream, an upgraded
+WebSocket) and a raw tunnel are never cut: their ends decide.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import logging
 import re
 import socket
 import ssl
+import time
 from pathlib import Path
 from typing import cast
 
@@ -34,6 +43,9 @@ logger = logging.getLogger("authsome.proxy")
 
 _CONNECT_TARGET = re.compile(r"(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+)):([0-9]{1,5})")
 _ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
+HANDSHAKE_TIMEOUT = 10.0
+CLIENT_IDLE_TIMEOUT = 120.0
+_SWEEP_EVERY = 1.0
 
 
 class ProxyServer:
@@ -50,9 +62,12 @@ class ProxyServer:
         self.ca = ca
         self.pool = UpstreamPool(upstream_context(upstream_ca))
         self.debug = logger.isEnabledFor(logging.DEBUG)
+        self.handshake_timeout = HANDSHAKE_TIMEOUT
+        self.idle_timeout = CLIENT_IDLE_TIMEOUT
         self.port = 0
         self._server: asyncio.Server | None = None
         self._clients: set[ClientConnection] = set()
+        self._sweeper: asyncio.TimerHandle | None = None
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port`` (0 picks a free port); returns the bound port."""
@@ -69,13 +84,29 @@ class ProxyServer:
     def _bound(self) -> int:
         assert self._server is not None
         self.port = int(self._server.sockets[0].getsockname()[1])
+        self._schedule_sweep()
         return self.port
+
+    def _schedule_sweep(self) -> None:
+        shortest = min(self.handshake_timeout, self.idle_timeout, self.pool.idle_timeout)
+        delay = min(_SWEEP_EVERY, shortest / 4)
+        self._sweeper = asyncio.get_running_loop().call_later(delay, self._sweep)
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        for client in list(self._clients):
+            client.check_timeouts(now)
+        self.pool.sweep(now)
+        self._schedule_sweep()
 
     def _accept(self) -> ClientConnection:
         return ClientConnection(self)
 
     async def close(self) -> None:
         """Stop listening, drop every client connection and the upstream pool."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         if self._server is not None:
             self._server.close()
         for client in list(self._clients):
@@ -95,6 +126,7 @@ class ClientConnection(asyncio.Protocol):
         self._tls: TlsEndpoint | None = None
         self._session: Session | None = None
         self._tunnel: RawTunnel | None = None
+        self._tls_started = 0.0
         self._reading = True
         self._closed = False
 
@@ -159,6 +191,25 @@ class ClientConnection(asyncio.Protocol):
             self._session.client_write_paused(False)
         elif self._tunnel is not None:
             self._tunnel.client_write_paused(False)
+
+    def check_timeouts(self, now: float) -> None:
+        """Called by the proxy's sweep: drop a stalled handshake or an idle connection."""
+        proxy = self._proxy
+        tls = self._tls
+        if tls is not None and not tls.handshake_done:
+            if now - self._tls_started > proxy.handshake_timeout:
+                logger.info("a proxy client did not finish its TLS handshake in time")
+                self._tls_failed(None)
+            return
+        session = self._session
+        if session is None or session.idle_since is None:
+            return  # a raw tunnel, or an exchange in progress
+        if now - session.idle_since > proxy.idle_timeout:
+            if proxy.debug:
+                logger.debug("closing an idle client connection")
+            session.client_lost()
+            self._session = None
+            self.close()
 
     # ---------------------------------------------------- used by the session
 
@@ -226,6 +277,7 @@ class ClientConnection(asyncio.Protocol):
             context = proxy.ca.server_context(host)
             self._transport.write(_ESTABLISHED)
             self._tls = TlsEndpoint(context, self._transport)
+            self._tls_started = time.monotonic()
             key = make_key(True, host, port, address)
             self._session = Session(self, proxy, Target(run, host, port, key))
             if proxy.debug:
@@ -257,9 +309,9 @@ class ClientConnection(asyncio.Protocol):
             self._tunnel = RawTunnel(self, f"{host}:{port}")
             asyncio.get_running_loop().create_task(self._tunnel.open(address, rest))
 
-    def _tls_failed(self, exc: ssl.SSLError) -> None:
-        # Usually a client that does not trust the Authsome CA.
-        logger.info("TLS with a proxy client failed: %s", exc.reason or exc)
+    def _tls_failed(self, exc: ssl.SSLError | None) -> None:
+        if exc is not None:  # usually a client that does not trust the Authsome CA
+            logger.info("TLS with a proxy client failed: %s", exc.reason or exc)
         self._tls = None
         if self._session is not None:
             self._session.client_lost()

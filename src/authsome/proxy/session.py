@@ -216,6 +216,7 @@ class Session:
         "_state",
         "_target",
         "_upstream_full",
+        "idle_since",
     )
 
     def __init__(self, client: ClientSide, shared: Shared, target: Target | None) -> None:
@@ -231,6 +232,9 @@ class Session:
         self._upstream_full = False
         self._client_full = False
         self._eof = False
+        # When the connection last had no exchange in progress; None while one
+        # is. The proxy closes connections idle for too long.
+        self.idle_since: float | None = time.monotonic()
 
     # ----------------------------------------------------------------- input
 
@@ -312,6 +316,7 @@ class Session:
                 self._client.start_connect(req, data[end:])
             return size
         started = time.perf_counter()
+        self.idle_since = None
         if self._target is None:
             self._start_plain(req, started)
         else:
@@ -430,6 +435,7 @@ class Session:
             self._close()
         else:
             self._state = _HEAD
+            self.idle_since = time.monotonic()
             self._resume_input()
 
     def _dispatch(self, ex: Exchange) -> None:
@@ -602,6 +608,7 @@ class Session:
             logger.debug("%s %s%s -> %d", ex.method, ex.host, ex.path, ex.status)
         if persistent and not ex.close_client and not self._eof:
             self._state = _HEAD
+            self.idle_since = time.monotonic()
             self._resume_input()
         else:
             self._close()

@@ -171,6 +171,7 @@ class UpstreamPool:
 
     def __init__(self, tls_context: ssl.SSLContext) -> None:
         self._tls_context = tls_context
+        self.idle_timeout = IDLE_TIMEOUT
         self._idle: dict[PoolKey, list[UpstreamConnection]] = {}
         self._closing = False
 
@@ -179,7 +180,7 @@ class UpstreamPool:
         idle = self._idle.get(key)
         if not idle:
             return None
-        deadline = time.monotonic() - IDLE_TIMEOUT
+        deadline = time.monotonic() - self.idle_timeout
         while idle:
             conn = idle.pop()
             if not conn.closed and conn.idle_since > deadline:
@@ -229,6 +230,19 @@ class UpstreamPool:
             reason = (exc.strerror if isinstance(exc, OSError) else None) or type(exc).__name__
             raise UpstreamError(f"cannot reach {label}: {reason}") from exc
         return conn
+
+    def sweep(self, now: float) -> None:
+        """Close connections idle for longer than ``idle_timeout``."""
+        deadline = now - self.idle_timeout
+        for key, idle in list(self._idle.items()):
+            keep = [conn for conn in idle if conn.idle_since > deadline and not conn.closed]
+            for conn in idle:
+                if conn not in keep:
+                    conn.close()
+            if keep:
+                self._idle[key] = keep
+            else:
+                del self._idle[key]
 
     def _forget(self, conn: UpstreamConnection) -> None:
         idle = self._idle.get(conn.key)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import ssl
 import time
 from collections.abc import Callable
 
 import httpx
+import pytest
 import requests
 from websockets.sync.client import connect as ws_connect
 
@@ -144,3 +146,49 @@ def test_client_disconnect_mid_download_frees_the_upstream_connection(
     # ... and that connection never went back to the pool.
     with httpx.Client(proxy=world.proxy.url(), verify=world.client_context()) as client:
         assert client.get(f"{API}/after").status_code == 200
+
+
+def test_a_client_that_never_finishes_its_tls_handshake_is_dropped(
+    world: World, configure: Configure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(injections=INJECT)
+    monkeypatch.setattr(world.proxy.server, "handshake_timeout", 0.3)
+    sock = world.tunnel("api.provider.test")
+    started = time.monotonic()
+    assert sock.recv(1) == b""  # sends nothing; the proxy gives up by itself
+    assert time.monotonic() - started < 3
+    sock.close()
+
+
+def test_idle_client_connections_are_closed_but_slow_exchanges_are_not(
+    world: World, configure: Configure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(injections=INJECT)
+    monkeypatch.setattr(world.proxy.server, "idle_timeout", 0.4)
+    with world.tls_tunnel() as tls:
+        # The response takes 1.2 s, three times the idle timeout: never cut.
+        tls.sendall(b"GET /sse?count=4&interval=0.3 HTTP/1.1\r\nHost: api.provider.test\r\n\r\n")
+        data = b""
+        while not data.endswith(b"0\r\n\r\n"):
+            chunk = tls.recv(65536)
+            assert chunk, data
+            data += chunk
+        assert data.count(b"data: event") == 4
+        finished = time.monotonic()
+        assert tls.recv(1) == b""  # then idle: closed (with a TLS close_notify)
+        assert 0.3 < time.monotonic() - finished < 3
+    # A plain proxy connection that never sends a request is closed too.
+    with socket.create_connection(("127.0.0.1", world.proxy.port), timeout=10) as idle:
+        idle.sendall(b"GET http://plain.example/ HTTP/1.1\r\n")  # a head that never ends
+        assert idle.recv(1) == b""
+
+
+def test_idle_pooled_upstream_connections_are_closed(
+    world: World, configure: Configure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(injections=INJECT)
+    with httpx.Client(proxy=world.proxy.url(), verify=world.client_context()) as client:
+        assert client.get(f"{API}/pooled").status_code == 200
+    assert world.echo.open_connections >= 1
+    monkeypatch.setattr(world.proxy.server.pool, "idle_timeout", 0.3)
+    assert _wait_until(lambda: world.echo.open_connections == 0)
