@@ -114,6 +114,10 @@ class DaemonClient:
         )
         return result
 
+    def remove_provider(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("DELETE", f"/providers/{_segment(name)}")
+        return result
+
     # connections
     def connections(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.request("GET", "/connections")

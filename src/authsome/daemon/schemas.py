@@ -63,6 +63,21 @@ class ProviderPublic(BaseModel):
     env_var: str | None
     bundled: bool
     connected: bool = False
+    description: str | None = None
+    overrides_bundled: bool = False  # a custom definition standing in for a bundled one
+    injection: str = "proxy"  # proxy | unsupported
+
+
+class ProviderDetailPublic(ProviderPublic):
+    """One provider with its whole definition (provider files hold no secrets)."""
+
+    header: str | None  # e.g. "Authorization: Bearer <key>"; None when not injected
+    definition: dict[str, Any]
+
+
+class ProviderRemovedPublic(BaseModel):
+    name: str
+    restored_bundled: bool  # a bundled provider of that name is in effect again
 
 
 class ProviderRegistration(Strict):

@@ -139,12 +139,13 @@ def _check_header_name(value: str) -> str:
     return value
 
 
-def _check_header_prefix(value: str | None) -> str | None:
+def _check_header_prefix(value: str | None) -> str:
+    """``None`` and blanks become ``""`` (no prefix), which survives a dump without nulls."""
     if value is None:
-        return None
+        return ""
     if not _HEADER_TEXT.fullmatch(value):
         raise _invalid("must be printable ASCII, without line breaks or control characters")
-    return value.strip() or None
+    return value.strip()
 
 
 def _check_key_template(value: str | None) -> str | None:
@@ -216,9 +217,9 @@ class ApiKeyConfig(BaseModel):
     """Where an API key goes on a request, and how a plausible key looks.
 
     ``auth_scheme`` ``"header"`` (the default) sends the key in ``header_name``:
-    as ``<header_prefix> <key>``, as the raw key when the prefix is ``None``
-    or ``""`` (``x-api-key: <key>``), or through ``header_template`` for
-    schemes a prefix cannot spell (``"Token token={key}"``).
+    as ``<header_prefix> <key>``, as the raw key when the prefix is ``""``
+    (``null`` reads as ``""``: ``x-api-key: <key>``), or through
+    ``header_template`` for schemes a prefix cannot spell (``"Token token={key}"``).
 
     ``auth_scheme`` ``"basic"`` sends ``Authorization: Basic base64(...)`` of
     ``basic_credentials``, a ``user:password`` template holding ``{key}``:
@@ -239,6 +240,16 @@ class ApiKeyConfig(BaseModel):
     env_var: str | None = None
     key_pattern: str | None = None
     key_pattern_hint: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_default_prefix(cls, data: Any) -> Any:
+        """Basic and templates build the whole value: drop the default "Bearer" prefix."""
+        if not isinstance(data, Mapping) or "header_prefix" in data:
+            return data
+        if data.get("auth_scheme") == "basic" or data.get("header_template") is not None:
+            return {**data, "header_prefix": ""}
+        return data
 
     @field_validator("env_var")
     @classmethod
@@ -267,11 +278,10 @@ class ApiKeyConfig(BaseModel):
 
     @model_validator(mode="after")
     def _scheme_fields(self) -> ApiKeyConfig:
-        given = self.model_fields_set
         if self.auth_scheme == "header":
             if self.basic_credentials is not None:
                 raise _invalid("only used with auth_scheme 'basic'", "api_key.basic_credentials")
-            if self.header_template is not None and "header_prefix" in given:
+            if self.header_template is not None and self.header_prefix:
                 raise _invalid(
                     "give header_prefix or header_template, not both", "api_key.header_template"
                 )
@@ -280,9 +290,7 @@ class ApiKeyConfig(BaseModel):
             raise _invalid("required when auth_scheme is 'basic'", "api_key.basic_credentials")
         if self.header_name.lower() != "authorization":
             raise _invalid("HTTP Basic always uses 'Authorization'", "api_key.header_name")
-        if self.header_template is not None or (
-            "header_prefix" in given and self.header_prefix not in (None, "Basic")
-        ):
+        if self.header_template is not None or self.header_prefix not in ("", "Basic"):
             raise _invalid(
                 "HTTP Basic builds the whole header value; leave the prefix and template out",
                 "api_key.header_prefix",
@@ -409,6 +417,16 @@ class ProviderDefinition(BaseModel):
     @classmethod
     def _drop_upstream(cls, data: Any) -> Any:
         return _drop_upstream_only(data, "provider")
+
+    def header_display(self) -> str | None:
+        """How the credential travels, e.g. ``Authorization: Bearer <key>``; ``None`` if never."""
+        if self.injection == "unsupported":
+            return None
+        if self.api_key is not None:
+            return self.api_key.describe()
+        assert self.oauth is not None
+        prefix = f"{self.oauth.header_prefix} " if self.oauth.header_prefix else ""
+        return f"{self.oauth.header_name}: {prefix}<token>"
 
     @model_validator(mode="after")
     def _consistent(self) -> ProviderDefinition:

@@ -254,7 +254,7 @@ HEADERS: dict[str, str] = {
 }
 
 #: OAuth providers whose tokens do not go as "Authorization: Bearer".
-OAUTH_HEADERS = {"postiz": ("Authorization", None)}
+OAUTH_HEADERS = {"postiz": ("Authorization", "")}
 
 #: Providers whose credential the proxy cannot inject, and a word their reason must contain.
 UNSUPPORTED = {"semrush": "query"}

@@ -462,7 +462,7 @@ def test_oauth_header_defaults_to_bearer_and_may_be_raw() -> None:
     assert (defn.oauth.header_name, defn.oauth.header_prefix) == ("Authorization", "Bearer")
     raw = edited(OAUTH_ACME, lambda d: d["oauth"].update(header_prefix=""))
     oauth = load_provider_json(raw, source="x").oauth
-    assert oauth is not None and oauth.header_prefix is None
+    assert oauth is not None and oauth.header_prefix == ""
     bad = edited(OAUTH_ACME, lambda d: d["oauth"].update(header_name="Host"))
     assert "oauth.header_name" in error_of(bad)
 
@@ -477,3 +477,28 @@ def test_docs_url_may_point_into_a_page_but_endpoints_may_not() -> None:
     assert load_provider_json(ok, source="x").docs_url == "https://acme.com/docs#auth"
     bad = edited(OAUTH_ACME, lambda d: d["oauth"].update(token_url="https://acme.com/t#x"))
     assert "oauth.token_url: must not carry a fragment" in error_of(bad)
+
+
+@pytest.mark.parametrize(
+    "api_key",
+    [
+        {"auth_scheme": "basic", "basic_credentials": "{key}:"},
+        {"header_template": "Token token={key}"},
+        {"header_name": "x-api-key", "header_prefix": ""},
+    ],
+)
+def test_every_scheme_round_trips_through_a_full_dump(api_key: dict[str, str]) -> None:
+    """The daemon hands out whole definitions; reading one back must give the same model."""
+    defn = load_provider_json(edited(ACME, lambda d: d.update(api_key=api_key)), source="x")
+    assert load_provider_data(defn.model_dump(mode="json"), source="x") == defn
+    assert load_provider_data(defn.model_dump(mode="json", exclude_none=True), source="x") == defn
+
+
+def test_header_display() -> None:
+    assert load_provider_json(json.dumps(ACME), source="x").header_display() == (
+        "Authorization: Bearer <key>"
+    )
+    oauth = edited(OAUTH_ACME, lambda d: d["oauth"].update(header_prefix=""))
+    assert load_provider_json(oauth, source="x").header_display() == "Authorization: <token>"
+    off = edited(ACME, lambda d: d.update(injection="unsupported", injection_reason="query"))
+    assert load_provider_json(off, source="x").header_display() is None

@@ -29,8 +29,7 @@ class ResolvedCredential:
 def header_for(provider: ProviderDefinition, secret: str) -> tuple[bytes, bytes]:
     """The header that carries ``secret`` for ``provider`` (name, value)."""
     assert provider.api_key is not None
-    prefix = provider.api_key.header_prefix
-    value = f"{prefix} {secret}" if prefix else secret
+    value = provider.api_key.header_value(secret)  # Bearer, raw, template or HTTP Basic
     return provider.api_key.header_name.encode("latin-1"), value.encode("latin-1")
 
 
@@ -72,4 +71,10 @@ class CredentialResolver:
     def invalidate(self, vault_id: str, provider: str) -> None:
         with self._lock:
             for key in [k for k in self._cache if k[0] == vault_id and k[1] == provider]:
+                del self._cache[key]
+
+    def invalidate_provider(self, provider: str) -> None:
+        """Forget ``provider`` in every vault: its definition (header format) changed."""
+        with self._lock:
+            for key in [k for k in self._cache if k[1] == provider]:
                 del self._cache[key]

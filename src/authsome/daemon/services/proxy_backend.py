@@ -54,9 +54,10 @@ class DaemonProxyBackend:
         self, run: RunSession, *, host: str, port: int, method: str, path: str
     ) -> Injection | None:
         catalogue = self._catalogue()
-        name = catalogue.matcher.match(host, path)
-        if name is None:
+        names = catalogue.matcher.match_all(host, path)
+        if not names:
             return None
+        name = names[0]
         if not self._audit.healthy:
             # Fail closed: no credential is used while its use cannot be audited.
             return Injection(
@@ -65,7 +66,8 @@ class DaemonProxyBackend:
         active = self._runs.get(run.run_id)
         if active is None:
             return Injection(provider=name, deny_status=407, deny_message="this run has ended\n")
-        if not active.allows(name):
+        allowed = [candidate for candidate in names if active.allows(candidate)]
+        if not allowed:
             why = (
                 "its grant does not include it; its principal can change the grant"
                 if not active.grant.allows_provider(name)
@@ -76,29 +78,26 @@ class DaemonProxyBackend:
                 deny_status=403,
                 deny_message=f"authsome: this run may not use {name}: {why}\n",
             )
+        usable = [n for n in allowed if catalogue.get(n).injection == "proxy"]
+        if not usable:
+            return _unsupported(allowed[0], catalogue)
         assert run.vault_id is not None
-        connection = active.connections.get(name)
-        resolved = self._resolver.cached(run.vault_id, name, connection)
-        if resolved is None:
-            provider = catalogue.get(name)
-            resolved = await asyncio.to_thread(
-                self._resolver.resolve, run.vault_id, provider, connection
-            )
-        if resolved.connection is None:
-            which = f" --connection {connection}" if connection else ""
-            named = f" named {connection}" if connection else ""
-            problem = (
-                f"the {name} connection{named} needs login (status {resolved.unusable})"
-                if resolved.unusable
-                else f"no {name} connection{named} for this agent"
-            )
-            return Injection(
-                provider=name,
-                connection=connection,
-                deny_status=403,
-                deny_message=f"authsome: {problem}; run `authsome login {name}{which}`\n",
-            )
-        return Injection(headers=resolved.headers, provider=name, connection=resolved.connection)
+        # Alternatives (github, github-pat) share hosts: use the first one connected.
+        unusable: str | None = None  # the first choice exists but needs a new login
+        for candidate in usable:
+            connection = active.connections.get(candidate)
+            resolved = self._resolver.cached(run.vault_id, candidate, connection)
+            if resolved is None:
+                resolved = await asyncio.to_thread(
+                    self._resolver.resolve, run.vault_id, catalogue.get(candidate), connection
+                )
+            if resolved.connection is not None:
+                return Injection(
+                    headers=resolved.headers, provider=candidate, connection=resolved.connection
+                )
+            if candidate == usable[0]:
+                unusable = resolved.unusable
+        return _no_connection(usable, active.connections.get(usable[0]), unusable)
 
     def record_request(
         self,
@@ -132,3 +131,33 @@ class DaemonProxyBackend:
 
     def upstream_address(self, host: str, port: int) -> tuple[str, int]:
         return self._overrides.get(host.lower().rstrip("."), (host, port))
+
+
+def _unsupported(name: str, catalogue: ProviderCatalogue) -> Injection:
+    """403 for a service whose credential the proxy cannot add, saying why."""
+    reason = catalogue.get(name).injection_reason
+    return Injection(
+        provider=name,
+        deny_status=403,
+        deny_message=f"authsome: the proxy cannot add {name} credentials: {reason}\n",
+    )
+
+
+def _no_connection(names: list[str], connection: str | None, unusable: str | None) -> Injection:
+    """403 naming the login command; ``unusable`` is the status of a connection
+    that exists but cannot be used (``needs_login`` after a failed refresh)."""
+    first = names[0]
+    which = f" --connection {connection}" if connection else ""
+    named = f" named {connection}" if connection else ""
+    others = f" (or {', '.join(names[1:])})" if len(names) > 1 else ""
+    problem = (
+        f"the {first} connection{named} needs login (status {unusable})"
+        if unusable
+        else f"no {first} connection{named} for this agent"
+    )
+    return Injection(
+        provider=first,
+        connection=connection,
+        deny_status=403,
+        deny_message=f"authsome: {problem}; run `authsome login {first}{which}`{others}\n",
+    )
