@@ -24,7 +24,7 @@ def test_ready_reports_each_check(daemon: Daemon) -> None:
     response = httpx.get(daemon.url + "/ready")
     assert response.status_code == 200
     checks = response.json()["checks"]
-    assert set(checks) == {"config", "store", "vault_key", "providers", "audit"}
+    assert set(checks) == {"config", "store", "vault_key", "providers", "audit", "proxy_ca"}
     assert all(value.startswith("ok") for value in checks.values())
 
 

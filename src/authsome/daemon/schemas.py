@@ -26,6 +26,8 @@ class HealthPublic(BaseModel):
 class ReadyPublic(BaseModel):
     ready: bool
     checks: dict[str, str]
+    #: When the proxy CA expires (ISO 8601, UTC); `doctor` warns 30 days before.
+    proxy_ca_not_after: str | None = None
 
 
 class IdentityPublic(BaseModel):
@@ -108,6 +110,7 @@ class ConnectionPublic(BaseModel):
 class RunRequest(Strict):
     connections: dict[str, str] = Field(default_factory=dict)
     providers: list[str] | None = None
+    deny_unmatched: bool = False
     deny_unmatched: bool = False
 
 

@@ -51,6 +51,10 @@ def ready(state: StateDep) -> JSONResponse:
     )
     count = len(state.catalogue.all())
     checks["providers"] = f"ok ({count} loaded)" if count else "failed: no providers"
+    not_after = state.ca.not_after
+    checks["proxy_ca"] = f"ok (valid until {not_after:%Y-%m-%d})"
     is_ready = all(value.startswith("ok") for value in checks.values())
-    body = ReadyPublic(ready=is_ready, checks=checks).model_dump()
+    body = ReadyPublic(
+        ready=is_ready, checks=checks, proxy_ca_not_after=not_after.isoformat()
+    ).model_dump()
     return JSONResponse(body, status_code=200 if is_ready else 503)
