@@ -35,6 +35,7 @@ COMMAND_MODULES: list[str] = [
     "connections_cmd",
     "run_cmd",
     "log_cmd",
+    "vault_cmd",
 ]
 
 #: command name -> (module, short help). Kept equal to the commands by a test.
@@ -56,6 +57,7 @@ COMMAND_INDEX: dict[str, tuple[str, str]] = {
         "run_cmd",
         "Run COMMAND with credentials injected by the proxy; it never sees them.",
     ),
+    "vault": ("vault_cmd", "Rotate, move, back up and restore the master key and the store."),
     "whoami": ("identity_cmd", "Show this agent's identity, principal, role and vault."),
 }
 

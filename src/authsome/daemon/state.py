@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from authsome.audit.writer import AuditBatcher
 from authsome.config import ServerSettings
-from authsome.crypto.envelope import make_key_check, verify_key_check
-from authsome.crypto.masterkey import MasterKey, load_master_key
+from authsome.crypto.envelope import make_key_check
+from authsome.crypto.masterkey import MasterKey, load_master_key, open_with_recovery
 from authsome.daemon.services.credentials import CredentialResolver
 from authsome.daemon.services.replay import MemoryReplayCache
 from authsome.daemon.services.runs import RunRegistry
 from authsome.daemon.services.vaults import VaultKeys
+from authsome.daemon.startup_checks import check_home
 from authsome.providers.catalogue import ProviderCatalogue
 from authsome.providers.schema import load_provider_json
 from authsome.proxy.ca import CertificateAuthority
@@ -56,6 +57,7 @@ class DaemonState:
 def open_state(settings: ServerSettings) -> DaemonState:
     """Open the store, the master key and the CA; refuse on any inconsistency."""
     layout = settings.layout
+    check_home(layout)  # before anything is opened or created
     layout.ensure_private_dir(layout.server_dir)
     engine = create_store_engine(settings.sqlalchemy_url)
     migrate(engine)
@@ -80,8 +82,9 @@ def _open_deployment(
         deployment = session.scalar(select(Deployment))
         if deployment is not None:
             # Existing data: never generate a replacement key over it.
-            master_key = load_master_key(settings.layout, create=False)
-            verify_key_check(master_key.key, deployment.key_check)
+            # Finishes or undoes a rotation a crash interrupted, else checks the key.
+            found = load_master_key(settings.layout, create=False)
+            master_key = open_with_recovery(found, deployment.key_check)
             return deployment.deployment_id, master_key
         master_key = load_master_key(settings.layout, create=True)
         deployment = Deployment(

@@ -8,6 +8,7 @@ from authsome.daemon.routes import (
     providers,
     resolve,
     runs,
+    vault,
 )
 
 ROUTERS = (
@@ -17,5 +18,6 @@ ROUTERS = (
     connections.router,
     runs.router,
     resolve.router,
+    vault.router,
     audit.router,
 )
