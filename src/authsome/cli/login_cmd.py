@@ -1,4 +1,9 @@
-"""``authsome login`` and ``authsome logout``."""
+"""``authsome login`` and ``authsome logout``.
+
+API-key providers read the key from a masked prompt (or stdin); OAuth2
+providers log in through the daemon (``oauth_login``): browser with PKCE,
+the device flow, or dynamic client registration.
+"""
 
 from __future__ import annotations
 
@@ -13,26 +18,61 @@ from authsome.cli.secrets_input import read_secret
 @click.option("--connection", default="default", show_default=True, help="Name of this connection.")
 @click.option("--key-stdin", is_flag=True, help="Read the API key from stdin instead of a prompt.")
 @click.option("--force", is_flag=True, help="Replace an existing connection of that name.")
+@click.option(
+    "--flow",
+    type=click.Choice(["pkce", "device_code"]),
+    help="OAuth2: browser login (pkce) or a code to enter on any device (device_code).",
+)
+@click.option("--scopes", help='OAuth2: scopes to ask for ("read,write"); default the provider\'s.')
+@click.option("--base-url", help="OAuth2: your instance of a multi-tenant service.")
+@click.option("--no-browser", is_flag=True, help="OAuth2: print the login URL, do not open it.")
+@click.option(
+    "--client-stdin",
+    is_flag=True,
+    help="OAuth2: read a client id and secret (two lines) from stdin when one is needed.",
+)
 @json_option
-def login(provider: str, connection: str, key_stdin: bool, force: bool, as_json: bool) -> None:
+def login(
+    provider: str,
+    connection: str,
+    key_stdin: bool,
+    force: bool,
+    flow: str | None,
+    scopes: str | None,
+    base_url: str | None,
+    no_browser: bool,
+    client_stdin: bool,
+    as_json: bool,
+) -> None:
     """Log in to PROVIDER and store the credential encrypted in your vault."""
+    from authsome.cli.oauth_login import LoginOptions, oauth_login, parse_scopes
     from authsome.client.connect import open_client
-    from authsome.errors import OperationNotAllowed
 
     with open_client() as client:
         info = client.provider(provider)
-        if info["auth_type"] != "api_key":
-            raise OperationNotAllowed(
-                f"{provider} uses OAuth2 ({info['flow']}), which this version cannot log in to yet"
+        if info["auth_type"] == "oauth2":
+            options = LoginOptions(
+                connection=connection,
+                flow=flow,
+                scopes=parse_scopes(scopes),
+                base_url=base_url,
+                force=force,
+                no_browser=no_browser,
+                client_stdin=client_stdin,
             )
-        api_key = read_secret(
-            f"{info['display_name']} API key", from_stdin=key_stdin, flag="--key-stdin"
-        )
-        created = client.login_api_key(provider, api_key, connection=connection, force=force)
+            created = oauth_login(client, info, options)
+        else:
+            api_key = read_secret(
+                f"{info['display_name']} API key", from_stdin=key_stdin, flag="--key-stdin"
+            )
+            created = client.login_api_key(provider, api_key, connection=connection, force=force)
     if as_json:
         emit_json(created)
-    else:
-        say(f"logged in to {provider} as connection {created['name']!r}")
+        return
+    account = created.get("account") or {}
+    who = account.get("email") or account.get("preferred_username") or account.get("sub")
+    shown = f" ({who})" if who else ""
+    say(f"logged in to {provider} as connection {created['name']!r}{shown}")
 
 
 @click.command("logout")
@@ -40,15 +80,24 @@ def login(provider: str, connection: str, key_stdin: bool, force: bool, as_json:
 @click.option("--connection", default="default", show_default=True)
 @json_option
 def logout(provider: str, connection: str, as_json: bool) -> None:
-    """Remove a connection and its stored credential."""
+    """Remove a connection; OAuth tokens are revoked at the provider first."""
     from authsome.client.connect import open_client
 
     with open_client() as client:
-        client.logout(provider, connection)
+        answer = client.logout(provider, connection) or {}
+    revoked = answer.get("revoked")
     if as_json:
-        emit_json({"provider": provider, "connection": connection, "removed": True})
+        emit_json(
+            {"provider": provider, "connection": connection, "removed": True, "revoked": revoked}
+        )
+        return
+    if revoked is True:
+        note = "; its tokens were revoked at the provider"
+    elif revoked is False:
+        note = "; the provider did not confirm the revocation (see the daemon log)"
     else:
-        say(f"logged out of {provider} ({connection})")
+        note = ""
+    say(f"logged out of {provider} ({connection}){note}")
 
 
 COMMANDS = [login, logout]

@@ -32,6 +32,7 @@ COMMAND_MODULES: list[str] = [
     "identity_cmd",
     "provider_cmd",
     "login_cmd",
+    "oauth_cmd",
     "connections_cmd",
     "run_cmd",
     "log_cmd",
@@ -51,8 +52,12 @@ COMMAND_INDEX: dict[str, tuple[str, str]] = {
         "Log in to PROVIDER and store the credential encrypted in your vault.",
     ),
     "log": ("log_cmd", "Show the audit trail: what your agents did with your credentials."),
-    "logout": ("login_cmd", "Remove a connection and its stored credential."),
+    "logout": ("login_cmd", "Remove a connection; OAuth tokens are revoked at the provider first."),
     "provider": ("provider_cmd", "Services Authsome can log in to."),
+    "refresh": (
+        "oauth_cmd",
+        "Refresh an OAuth connection's token now (exit 5 when it needs a new login).",
+    ),
     "run": (
         "run_cmd",
         "Run COMMAND with credentials injected by the proxy; it never sees them.",

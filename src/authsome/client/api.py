@@ -130,8 +130,12 @@ class DaemonClient:
         result: dict[str, Any] = self.request("POST", "/connections", json=body)
         return result
 
-    def logout(self, provider: str, connection: str = "default") -> None:
-        self.request("DELETE", f"/connections/{_segment(provider)}/{_segment(connection)}")
+    def logout(self, provider: str, connection: str = "default") -> dict[str, Any] | None:
+        """Remove a connection; the answer says whether its tokens were revoked."""
+        result: dict[str, Any] | None = self.request(
+            "DELETE", f"/connections/{_segment(provider)}/{_segment(connection)}"
+        )
+        return result
 
     def resolve(
         self, url: str, *, method: str = "GET", connection: str | None = None
@@ -182,6 +186,76 @@ class DaemonClient:
             response = self._http.get("/audit/verify", timeout=None)
         raise_for_error(response)
         result: dict[str, Any] = response.json()
+        return result
+
+    # vault lifecycle (admins)
+    def rotate_master_key(self) -> dict[str, Any]:
+        with daemon_errors(self.base_url):
+            response = self._http.post("/vault/rotate-key", timeout=None)
+        raise_for_error(response)
+        result: dict[str, Any] = response.json()
+        return result
+
+    def set_key_backend(self, backend: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("POST", "/vault/backend", json={"backend": backend})
+        return result
+
+    def backup_vault(self, *, include_key: bool, passphrase: str | None) -> bytes:
+        """The bytes of a backup file (the master key inside only if asked, sealed)."""
+        body = {"include_key": include_key, "passphrase": passphrase}
+        with daemon_errors(self.base_url):
+            response = self._http.post("/vault/backup", json=body, timeout=None)
+        raise_for_error(response)
+        return response.content
+
+    # OAuth logins (the daemon runs the flow; the CLI starts it and waits)
+    def start_oauth_login(
+        self,
+        provider: str,
+        *,
+        connection: str = "default",
+        flow: str | None = None,
+        prefer_device: bool = False,
+        scopes: list[str] | None = None,
+        base_url: str | None = None,
+        force: bool = False,
+    ) -> dict[str, Any]:
+        body = {
+            "provider": provider,
+            "connection": connection,
+            "flow": flow,
+            "prefer_device": prefer_device,
+            "scopes": scopes,
+            "base_url": base_url,
+            "force": force,
+        }
+        result: dict[str, Any] = self.request("POST", "/auth/sessions", json=body)
+        return result
+
+    def oauth_login_status(self, session_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", f"/auth/sessions/{_segment(session_id)}")
+        return result
+
+    def give_oauth_client(
+        self, session_id: str, client_id: str, client_secret: str | None
+    ) -> dict[str, Any]:
+        body = {"client_id": client_id, "client_secret": client_secret}
+        result: dict[str, Any] = self.request(
+            "POST", f"/auth/sessions/{_segment(session_id)}/client", json=body
+        )
+        return result
+
+    def cancel_oauth_login(self, session_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("DELETE", f"/auth/sessions/{_segment(session_id)}")
+        return result
+
+    def refresh_connection(self, provider: str, connection: str = "default") -> dict[str, Any]:
+        path = f"/connections/{_segment(provider)}/{_segment(connection)}/refresh"
+        result: dict[str, Any] = self.request("POST", path)
+        return result
+
+    def revoke_provider(self, provider: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("POST", f"/providers/{_segment(provider)}/revoke")
         return result
 
     # vault lifecycle (admins)

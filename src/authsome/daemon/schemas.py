@@ -172,3 +172,60 @@ class AuditVerifyPublic(BaseModel):
     head_hash: str | None
     broken_id: int | None
     reason: str | None
+
+
+# --- OAuth logins (routes/oauth.py) --------------------------------------------------
+
+
+class OAuthLoginStart(Strict):
+    provider: str = Field(max_length=64)
+    connection: str = Field("default", max_length=64)
+    flow: str | None = Field(None, pattern="^(pkce|device_code)$")
+    prefer_device: bool = False  # the CLI can open no browser here
+    scopes: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(
+        None, max_length=64
+    )
+    base_url: str | None = Field(None, max_length=2048)
+    force: bool = False
+
+
+class OAuthClientInput(Strict):
+    """A client a user brings; typed at a masked prompt, never a CLI argument."""
+
+    client_id: str = Field(min_length=1, max_length=512)
+    client_secret: SecretStr | None = Field(None, max_length=4096)
+
+
+class AuthSessionPublic(BaseModel):
+    """An OAuth login in flight. ``authorization_url`` and ``client_form_url`` hold
+    one-time values and are only returned to the identity that started the login."""
+
+    id: str
+    provider: str
+    connection: str
+    flow: str
+    status: str
+    expires_at: datetime
+    authorization_url: str | None = None
+    client_form_url: str | None = None
+    user_code: str | None = None
+    verification_uri: str | None = None
+    verification_uri_complete: str | None = None
+    interval: int | None = None
+    error: str | None = None
+    message: str | None = None
+
+
+class LogoutPublic(BaseModel):
+    provider: str
+    connection: str
+    removed: bool
+    revoked: bool | None  # None: nothing to revoke (API key, or no revocation endpoint)
+
+
+class ProviderRevokedPublic(BaseModel):
+    provider: str
+    connections: int
+    revoked: int
+    revocation_failures: int
+    clients: int

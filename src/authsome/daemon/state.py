@@ -18,6 +18,7 @@ from authsome.daemon.services.credentials import CredentialResolver
 from authsome.daemon.services.replay import MemoryReplayCache
 from authsome.daemon.services.runs import RunRegistry
 from authsome.daemon.services.vaults import VaultKeys
+from authsome.flows.http import OutboundHttp
 from authsome.daemon.startup_checks import check_home
 from authsome.providers.catalogue import ProviderCatalogue
 from authsome.providers.schema import load_provider_json
@@ -44,9 +45,13 @@ class DaemonState:
     catalogue_lock: threading.Lock = field(default_factory=threading.Lock)
     resolver: CredentialResolver = field(init=False)
     audit: AuditBatcher = field(init=False)
+    outbound: OutboundHttp = field(init=False)  # HTTP to authorization servers
 
     def __post_init__(self) -> None:
-        self.resolver = CredentialResolver(self.sessions, self.vault_keys)
+        self.outbound = OutboundHttp(upstream_ca=self.settings.upstream_ca)
+        self.resolver = CredentialResolver(
+            self.sessions, self.vault_keys, outbound=self.outbound, master_key=self.master_key.key
+        )
         self.audit = AuditBatcher(self.sessions)
 
     def current_catalogue(self) -> ProviderCatalogue:

@@ -6,7 +6,7 @@
 Failures come out as one of two classes, because the caller must treat them
 differently:
 
-- ``CredentialUnavailable`` — the server refused the refresh token
+- ``RefreshRefused`` (a ``CredentialUnavailable``) — the server refused the refresh token
   (``invalid_grant``, or any other OAuth error): only a new login helps.
 - ``EndpointUnreachable`` — timeout, connection failure, 5xx or 429: try
   again later with the same refresh token.
@@ -24,6 +24,17 @@ from authsome.flows.tokens import OAuthClient, OAuthErrorResponse, TokenSet, req
 #: Refresh when less than this remains, or less than a tenth of the lifetime
 #: (whichever is shorter).
 REFRESH_MARGIN = timedelta(seconds=60)
+
+
+class RefreshRefused(CredentialUnavailable):
+    """The server refused the refresh token; ``error`` is its OAuth error code.
+
+    Same ``code`` as its parent: callers outside the daemon need no new case.
+    """
+
+    def __init__(self, message: str, *, error: str) -> None:
+        super().__init__(message)
+        self.error = error
 
 
 def refresh_margin(lifetime: timedelta | None) -> timedelta:
@@ -60,7 +71,7 @@ async def refresh_tokens(
     try:
         tokens = await request_tokens(http, token_url, client, data)
     except OAuthErrorResponse as exc:
-        raise CredentialUnavailable(exc.explain("the refresh token")) from None
+        raise RefreshRefused(exc.explain("the refresh token"), error=exc.error) from None
     if tokens.refresh_token is None:
         # RFC 6749 §6: the server may keep the old refresh token valid.
         return TokenSet(

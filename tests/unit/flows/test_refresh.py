@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from authsome.errors import CredentialUnavailable, EndpointUnreachable
-from authsome.flows.refresh import refresh_at, refresh_due, refresh_margin, refresh_tokens
+from authsome.flows.refresh import (
+    RefreshRefused,
+    refresh_at,
+    refresh_due,
+    refresh_margin,
+    refresh_tokens,
+)
 from authsome.flows.tokens import OAuthClient
 from tests.unit.flows.support import Recorder, form, json_response, run
 
@@ -66,11 +72,12 @@ def test_rotated_token_is_returned() -> None:
 
 @pytest.mark.parametrize("error", ["invalid_grant", "invalid_client", "unauthorized_client"])
 def test_refused_refresh_needs_a_login(error: str) -> None:
-    with pytest.raises(CredentialUnavailable, match=error):
+    with pytest.raises(CredentialUnavailable, match=error) as caught:
         run(
             lambda http: refresh_tokens(http, "https://as.example/token", OAuthClient("c"), "rt"),
             lambda r: json_response(400, {"error": error}),
         )
+    assert isinstance(caught.value, RefreshRefused) and caught.value.error == error
 
 
 def test_unavailable_server_is_transient() -> None:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from authsome.daemon.deps import CallerDep, StateDep
-from authsome.daemon.schemas import ApiKeyLogin, ConnectionPublic
+from authsome.daemon.schemas import ApiKeyLogin, ConnectionPublic, LogoutPublic
 from authsome.daemon.services.caller import Caller
 from authsome.daemon.services.connections import (
     ActingFor,
+    check_connection_name,
+    find_connection,
     list_connections,
     remove_connection,
     store_api_key,
 )
-from authsome.errors import IdentityPending
+from authsome.daemon.services.oauth_revoke import Revocation, revocation_for, revoke
+from authsome.errors import ConnectionNotFound, IdentityPending
 from authsome.store.db import transaction
 from authsome.store.models import Connection, Vault
 
@@ -65,10 +70,28 @@ def login_api_key(body: ApiKeyLogin, caller: CallerDep, state: StateDep) -> Conn
     return public
 
 
-@router.delete("/connections/{provider}/{name}", status_code=204)
-def logout(provider: str, name: str, caller: CallerDep, state: StateDep) -> None:
-    """Remove a connection and forget its cached credential."""
-    with transaction(state.sessions) as db:
-        vault = _vault(db, caller)
-        remove_connection(db, vault, provider, name, actor=_actor(caller))
-    state.resolver.invalidate(vault.id, provider)
+@router.delete("/connections/{provider}/{name}")
+async def logout(provider: str, name: str, caller: CallerDep, state: StateDep) -> LogoutPublic:
+    """Revoke an OAuth connection's tokens at the provider (RFC 7009), then remove it."""
+
+    def plan() -> Revocation | None:
+        with transaction(state.sessions) as db:
+            vault = _vault(db, caller)
+            found = find_connection(db, vault.id, provider, check_connection_name(name))
+            if found is None:
+                raise ConnectionNotFound(f"no {provider} connection named {name!r}")
+            return revocation_for(db, state.vault_keys, state.master_key.key, vault, found)
+
+    def remove() -> str:
+        with transaction(state.sessions) as db:
+            vault = _vault(db, caller)
+            remove_connection(db, vault, provider, name, actor=_actor(caller))
+            return vault.id
+
+    revocation = await asyncio.to_thread(plan)
+    revoked = None
+    if revocation is not None:
+        revoked = await revoke(state.outbound, state.sessions, revocation)
+    vault_id = await asyncio.to_thread(remove)
+    state.resolver.invalidate(vault_id, provider)
+    return LogoutPublic(provider=provider, connection=name, removed=True, revoked=revoked)

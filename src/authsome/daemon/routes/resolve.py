@@ -19,6 +19,7 @@ from authsome.daemon.state import DaemonState
 from authsome.errors import (
     AuditUnavailable,
     CredentialUnavailable,
+    EndpointUnreachable,
     InvalidInput,
     OperationNotAllowed,
 )
@@ -50,8 +51,10 @@ def resolve(body: ResolveRequest, caller: CallerDep, state: StateDep) -> Resolve
         resolved = state.resolver.resolve(caller.vault_id, provider, body.connection)
     if resolved.connection is None:
         _audit(state, caller, name, body.connection, host, path, "failure", "no connection")
+        if resolved.problem is not None and resolved.problem_status == 503:
+            raise EndpointUnreachable(resolved.problem)  # a refresh failed; retried later
         raise CredentialUnavailable(
-            f"no usable {name} connection", hint=f"authsome login {name}"
+            resolved.problem or f"no usable {name} connection", hint=f"authsome login {name}"
         )
     _audit(state, caller, name, resolved.connection, host, path, "success", None)
     headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in resolved.headers}

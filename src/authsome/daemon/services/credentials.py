@@ -3,19 +3,53 @@
 The proxy lives in the daemon (DESIGN §2b), so a credential is decrypted
 once and kept as ready-made header bytes until a login, logout or refresh
 for that provider invalidates it.
+
+OAuth connections carry ``refresh_at``: once it passes, ``cached`` answers
+``None`` and the next resolve refreshes the token first (one refresh however
+many requests wait, see ``oauth_refresh``). Connections resolved in the
+last ``IN_USE_SECONDS`` are also refreshed in the background before they
+expire, so requests rarely wait.
+
+``resolve_async`` is the daemon's path (event loop); ``resolve`` blocks and
+is for worker threads: a refresh it needs runs on the daemon's loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import threading
+import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from authsome.daemon.services.connections import find_connection, open_secret
+from authsome.daemon.services.oauth_connections import ACCESS_TOKEN
+from authsome.daemon.services.oauth_refresh import (
+    Fresh,
+    Gone,
+    RefreshOutcome,
+    TokenRefresher,
+    Unusable,
+)
 from authsome.daemon.services.vaults import VaultKeys
+from authsome.flows.http import OutboundHttp
+from authsome.flows.refresh import refresh_at, refresh_due
 from authsome.providers.schema import ProviderDefinition
-from authsome.store.models import Vault
+from authsome.store.models import Connection, OAuthGrant, Vault
+
+log = logging.getLogger("authsome.oauth")
+
+T = TypeVar("T")
+
+#: A connection resolved this recently is "in use" and refreshed ahead of expiry.
+IN_USE_SECONDS = 600.0
+_IDLE_WAKE_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +58,9 @@ class ResolvedCredential:
     connection: str | None  # None: no usable connection
     headers: tuple[tuple[bytes, bytes], ...]
     unusable: str | None = None  # the status of a connection that exists but is not active
+    refresh_at: float | None = None  # epoch seconds: resolve again from then on
+    problem: str | None = None  # why an existing connection cannot be used now
+    problem_status: int = 403  # 503 while a refresh fails for a transient reason
 
 
 def header_for(provider: ProviderDefinition, secret: str) -> tuple[bytes, bytes]:
@@ -33,40 +70,96 @@ def header_for(provider: ProviderDefinition, secret: str) -> tuple[bytes, bytes]
     return provider.api_key.header_name.encode("latin-1"), value.encode("latin-1")
 
 
+def bearer_header(provider: ProviderDefinition, access_token: str) -> tuple[bytes, bytes]:
+    """``Authorization: Bearer <token>`` (or the provider's documented variant)."""
+    name, prefix = "Authorization", "Bearer"
+    if provider.oauth is not None:
+        name, prefix = provider.oauth.header_name, provider.oauth.header_prefix or ""
+    value = f"{prefix} {access_token}" if prefix else access_token
+    return name.encode("latin-1"), value.encode("latin-1")
+
+
 CacheKey = tuple[str, str, str | None]
 
 
+@dataclass(frozen=True)
+class _RefreshNeeded:
+    connection_id: str
+
+
 class CredentialResolver:
-    def __init__(self, sessions: sessionmaker[Session], keys: VaultKeys) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        keys: VaultKeys,
+        *,
+        outbound: OutboundHttp | None = None,
+        master_key: bytes | None = None,
+    ) -> None:
         self._sessions = sessions
         self._keys = keys
         self._cache: dict[CacheKey, ResolvedCredential] = {}
         self._lock = threading.Lock()
+        self.refresher = TokenRefresher(sessions, keys, master_key, outbound or OutboundHttp())
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._key_locks: dict[CacheKey, asyncio.Lock] = {}
+        self._refreshable: dict[CacheKey, ProviderDefinition] = {}
+        self._last_used: dict[CacheKey, float] = {}
+        self._wake: asyncio.Event | None = None
+        self._tasks: dict[CacheKey | None, asyncio.Task[Any]] = {}
 
     def cached(
         self, vault_id: str, provider: str, connection: str | None
     ) -> ResolvedCredential | None:
-        return self._cache.get((vault_id, provider, connection))
+        """The cached credential, or ``None`` when there is none or it is due for refresh."""
+        key = (vault_id, provider, connection)
+        found = self._cache.get(key)
+        if found is None or found.refresh_at is None:
+            return found
+        if self._loop is None:
+            self._bind_loop()
+        self._last_used[key] = time.monotonic()
+        return None if time.time() >= found.refresh_at else found
 
     def resolve(
         self, vault_id: str, provider: ProviderDefinition, connection: str | None
     ) -> ResolvedCredential:
         """Load, decrypt and cache; blocking (run it in a worker thread)."""
+        loaded = self._load(vault_id, provider, connection)
+        if isinstance(loaded, ResolvedCredential):
+            self._store((vault_id, provider.name, connection), provider, loaded)
+            return loaded
+        return self._on_loop(self.resolve_async(vault_id, provider, connection))
+
+    async def resolve_async(
+        self, vault_id: str, provider: ProviderDefinition, connection: str | None
+    ) -> ResolvedCredential:
+        """Like ``resolve``, on the event loop; refreshes an OAuth token when due."""
+        self._bind_loop()
         key = (vault_id, provider.name, connection)
-        with self._sessions() as session:
-            vault = session.get(Vault, vault_id)
-            found = find_connection(session, vault_id, provider.name, connection) if vault else None
-            if vault is None or found is None or found.status != "active":
-                status = found.status if vault is not None and found is not None else None
-                resolved = ResolvedCredential(provider.name, None, (), unusable=status)
-            else:
-                secret = open_secret(session, self._keys, vault, found, "api_key")
-                resolved = ResolvedCredential(
-                    provider.name, found.name, (header_for(provider, secret),)
-                )
-        with self._lock:
-            self._cache[key] = resolved
-        return resolved
+        hit = self.cached(*key)
+        if hit is not None:
+            return hit
+        lock = self._key_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            hit = self.cached(*key)
+            if hit is not None:
+                return hit
+            loaded = await asyncio.to_thread(self._load, vault_id, provider, connection)
+            if isinstance(loaded, _RefreshNeeded):
+                outcome = await self.refresher.refresh(loaded.connection_id)
+                loaded = self._from_outcome(provider, outcome)
+                if isinstance(outcome, Fresh) and outcome.retry_at is None:
+                    self.invalidate(vault_id, provider.name)  # other names for it are stale
+            self._store(key, provider, loaded)
+            return loaded
+
+    async def refresh_now(self, vault_id: str, provider: str, connection_id: str) -> RefreshOutcome:
+        """Refresh one OAuth connection now, due or not (``authsome refresh``)."""
+        self._bind_loop()
+        outcome = await self.refresher.refresh(connection_id, force=True)
+        self.invalidate(vault_id, provider)
+        return outcome
 
     def invalidate(self, vault_id: str, provider: str) -> None:
         with self._lock:
@@ -78,3 +171,137 @@ class CredentialResolver:
         with self._lock:
             for key in [k for k in self._cache if k[1] == provider]:
                 del self._cache[key]
+
+    # --- loading -----------------------------------------------------------------------
+
+    def _load(
+        self, vault_id: str, provider: ProviderDefinition, connection: str | None
+    ) -> ResolvedCredential | _RefreshNeeded:
+        with self._sessions() as session:
+            vault = session.get(Vault, vault_id)
+            found = find_connection(session, vault_id, provider.name, connection) if vault else None
+            if vault is None or found is None or found.status != "active":
+                status = found.status if vault is not None and found is not None else None
+                return ResolvedCredential(provider.name, None, (), unusable=status)
+            if found.auth_type == "oauth2":
+                return self._load_oauth(session, vault, found, provider)
+            secret = open_secret(session, self._keys, vault, found, "api_key")
+            return ResolvedCredential(provider.name, found.name, (header_for(provider, secret),))
+
+    def _load_oauth(
+        self, session: Session, vault: Vault, found: Connection, provider: ProviderDefinition
+    ) -> ResolvedCredential | _RefreshNeeded:
+        grant = session.get(OAuthGrant, found.id)
+        seconds = grant.lifetime_seconds if grant is not None else None
+        lifetime = timedelta(seconds=seconds) if seconds else None
+        if refresh_due(found.expires_at, lifetime, now=datetime.now(UTC)):
+            return _RefreshNeeded(found.id)
+        token = open_secret(session, self._keys, vault, found, ACCESS_TOKEN)
+        due = refresh_at(found.expires_at, lifetime)
+        return ResolvedCredential(
+            provider.name,
+            found.name,
+            (bearer_header(provider, token),),
+            refresh_at=due.timestamp() if due is not None else None,
+        )
+
+    @staticmethod
+    def _from_outcome(provider: ProviderDefinition, outcome: RefreshOutcome) -> ResolvedCredential:
+        if isinstance(outcome, Gone):
+            return ResolvedCredential(provider.name, None, ())
+        if isinstance(outcome, Unusable):
+            problem = outcome.message + (f"; run `{outcome.hint}`" if outcome.hint else "")
+            return ResolvedCredential(
+                provider.name,
+                None,
+                (),
+                unusable="needs_login" if outcome.needs_login else None,
+                refresh_at=outcome.retry_at,
+                problem=problem,
+                problem_status=403 if outcome.needs_login else 503,
+            )
+        due = refresh_at(outcome.expires_at, outcome.lifetime)
+        when = due.timestamp() if due is not None else None
+        if outcome.retry_at is not None:
+            when = outcome.retry_at if when is None else min(when, outcome.retry_at)
+        return ResolvedCredential(
+            provider.name,
+            outcome.name,
+            (bearer_header(provider, outcome.access_token),),
+            refresh_at=when,
+        )
+
+    def _store(
+        self, key: CacheKey, provider: ProviderDefinition, resolved: ResolvedCredential
+    ) -> None:
+        with self._lock:
+            self._cache[key] = resolved
+        if resolved.refresh_at is not None and resolved.problem is None:
+            self._refreshable[key] = provider
+            self._last_used.setdefault(key, time.monotonic())
+            if self._wake is not None and self._loop is not None:
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+    # --- the daemon's loop and the background refresher --------------------------------
+
+    def _bind_loop(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # a worker thread: the loop is bound by the first call made on it
+        self._loop = loop
+        self._key_locks.clear()  # locks of a closed loop cannot be reused
+        self._wake = asyncio.Event()
+        self._tasks[None] = loop.create_task(self._refresh_in_background())
+
+    def _on_loop(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the daemon's loop from a worker thread and wait for it."""
+        loop = self._loop
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            coroutine.close()
+            raise RuntimeError("resolve() blocks; on the event loop use resolve_async()")
+        if loop is not None and loop.is_running():
+            return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=120)
+        return asyncio.run(coroutine)  # no daemon loop (tools, tests)
+
+    async def _refresh_in_background(self) -> None:
+        assert self._wake is not None
+        while True:
+            wake_at = time.time() + _IDLE_WAKE_SECONDS
+            for key, provider in list(self._refreshable.items()):
+                wake_at = min(wake_at, self._refresh_if_due(key, provider))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.05, wake_at - time.time()))
+
+    def _refresh_if_due(self, key: CacheKey, provider: ProviderDefinition) -> float:
+        """Start refreshing ``key`` if it is in use and due; when to look at it again."""
+        if time.monotonic() - self._last_used.get(key, 0.0) > IN_USE_SECONDS:
+            self._refreshable.pop(key, None)
+            self._last_used.pop(key, None)
+            return float("inf")
+        entry = self._cache.get(key)
+        if entry is None or entry.refresh_at is None:
+            return float("inf")
+        if time.time() < entry.refresh_at:
+            return entry.refresh_at
+        if key not in self._tasks:
+            assert self._loop is not None
+            task = self._loop.create_task(self._background_resolve(key, provider))
+            self._tasks[key] = task
+            task.add_done_callback(lambda _done: self._tasks.pop(key, None))
+        return time.time() + 1.0
+
+    async def _background_resolve(self, key: CacheKey, provider: ProviderDefinition) -> None:
+        try:
+            await self.resolve_async(key[0], provider, key[2])
+        except Exception as exc:  # keep going; an exception's text may quote a secret
+            log.error(
+                "background refresh of a %s token failed (%s)", provider.name, type(exc).__name__
+            )

@@ -1,12 +1,11 @@
 """The daemon's side of the proxy seam (``authsome.proxy.backend.ProxyBackend``).
 
 Every decision here is a dictionary lookup on data prepared earlier; only a
-credential cache miss leaves the event loop (to a worker thread).
+credential cache miss (or an OAuth token due for refresh) leaves the fast path.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from authsome.audit.writer import UNAVAILABLE_MESSAGE, AuditBatcher
@@ -88,12 +87,21 @@ class DaemonProxyBackend:
             connection = active.connections.get(candidate)
             resolved = self._resolver.cached(run.vault_id, candidate, connection)
             if resolved is None:
-                resolved = await asyncio.to_thread(
-                    self._resolver.resolve, run.vault_id, catalogue.get(candidate), connection
+                # On the loop: an OAuth token due for refresh is refreshed once, for all.
+                resolved = await self._resolver.resolve_async(
+                    run.vault_id, catalogue.get(candidate), connection
                 )
             if resolved.connection is not None:
                 return Injection(
                     headers=resolved.headers, provider=candidate, connection=resolved.connection
+                )
+            if resolved.problem is not None and candidate == usable[0]:
+                # The connection exists but its token cannot be used: say why.
+                return Injection(
+                    provider=candidate,
+                    connection=connection,
+                    deny_status=resolved.problem_status,
+                    deny_message=f"authsome: {resolved.problem}\n",
                 )
             if candidate == usable[0]:
                 unusable = resolved.unusable
