@@ -258,26 +258,6 @@ class DaemonClient:
         result: dict[str, Any] = self.request("POST", f"/providers/{_segment(provider)}/revoke")
         return result
 
-    # vault lifecycle (admins)
-    def rotate_master_key(self) -> dict[str, Any]:
-        with daemon_errors(self.base_url):
-            response = self._http.post("/vault/rotate-key", timeout=None)
-        raise_for_error(response)
-        result: dict[str, Any] = response.json()
-        return result
-
-    def set_key_backend(self, backend: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("POST", "/vault/backend", json={"backend": backend})
-        return result
-
-    def backup_vault(self, *, include_key: bool, passphrase: str | None) -> bytes:
-        """The bytes of a backup file (the master key inside only if asked, sealed)."""
-        body = {"include_key": include_key, "passphrase": passphrase}
-        with daemon_errors(self.base_url):
-            response = self._http.post("/vault/backup", json=body, timeout=None)
-        raise_for_error(response)
-        return response.content
-
 
 def _segment(value: str) -> str:
     """One URL path segment; names are validated by the daemon, this keeps '/' out."""

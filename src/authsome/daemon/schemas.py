@@ -7,7 +7,7 @@ inward (``ApiKeyLogin.api_key``), as ``SecretStr`` so they never show in a repr.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
