@@ -14,9 +14,16 @@ from authsome.home import HomeLayout
 @click.command("init")
 @click.option("--email", default=None, help="Claim this agent headlessly as this principal.")
 @click.option("--password-stdin", is_flag=True, help="Read the principal's password from stdin.")
+@click.option(
+    "--no-wait", is_flag=True, help="Print the claim link and return instead of waiting."
+)
 @json_option
-def init(email: str | None, password_stdin: bool, as_json: bool) -> None:
-    """Create this agent's identity, register it, and (with --email) claim it."""
+def init(email: str | None, password_stdin: bool, no_wait: bool, as_json: bool) -> None:
+    """Create this agent's identity, register it, and (with --email) claim it.
+
+    Without --email it prints a claim link and waits until the link is
+    accepted or rejected in the dashboard (Ctrl-C stops waiting).
+    """
     from authsome.client.api import DaemonClient
     from authsome.client.connect import ensure_daemon
     from authsome.client.settings import ClientConfig, daemon_target
@@ -51,6 +58,11 @@ def init(email: str | None, password_stdin: bool, as_json: bool) -> None:
         result: dict[str, Any] = dict(registered)
         if email is not None and password is not None:
             result = {**client.claim_headless(email, password), "did": registered["did"]}
+        elif registered["status"] == "pending" and registered.get("claim_url") and not no_wait:
+            from authsome.cli.claim_wait import announce_claim, wait_for_claim
+
+            announce_claim(registered)
+            result = {**wait_for_claim(client), "did": registered["did"]}
     _report(result, as_json)
 
 

@@ -11,6 +11,12 @@ from authsome.daemon.routes import (
     resolve,
     runs,
     vault,
+    web_agents,
+    web_auth,
+    web_claims,
+    web_overview,
+    web_providers,
+    web_settings,
 )
 
 ROUTERS = (
@@ -24,4 +30,10 @@ ROUTERS = (
     resolve.router,
     vault.router,
     audit.router,
+    web_agents.router,
+    web_auth.router,
+    web_claims.router,
+    web_overview.router,
+    web_providers.router,
+    web_settings.router,
 )

@@ -29,9 +29,9 @@ MAX_SECRET_LENGTH = 16 * 1024
 
 @dataclass(frozen=True)
 class ActingFor:
-    """The audit identity of whoever changes a vault."""
+    """The audit identity of whoever changes a vault (None: the principal, in the dashboard)."""
 
-    identity: str
+    identity: str | None
     principal_id: str
 
 

@@ -47,10 +47,6 @@ def csrf_token(cookie_token: str) -> str:
     return hmac.new(cookie_token.encode(), b"authsome csrf v1", hashlib.sha256).hexdigest()
 
 
-def csrf_matches(cookie_token: str, submitted: str | None) -> bool:
-    return bool(submitted) and hmac.compare_digest(csrf_token(cookie_token), submitted or "")
-
-
 def start_session(
     session: Session,
     principal: Principal,
