@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from authsome.client.connect import open_client
+from authsome.errors import OperationNotAllowed
+from authsome.home import HomeLayout
 from authsome.testing.upstream import HttpsEchoServer, TestCA
 from tests.conftest import EMAIL, PASSWORD
 from tests.support.daemon import CliResult, Daemon, start_daemon
@@ -181,3 +184,15 @@ def test_run_sets_placeholders_for_the_env_vars_sdks_read(stand: Stand, tmp_path
     ):
         assert env[name] == "authsome-managed", name
     assert not any(key in json.dumps(env) for key in KEYS.values())
+
+
+def test_resolve_route_makes_the_same_choices(stand: Stand) -> None:
+    """``POST /resolve`` (agents that add headers themselves) follows the proxy's rules."""
+    with open_client(HomeLayout(stand.daemon.home), autostart=False) as client:
+        github = client.resolve("https://api.github.com/user")
+        assert github["provider"] == "github-pat"
+        assert github["headers"] == {"Authorization": "Bearer " + KEYS["github-pat"]}
+        lemlist = client.resolve("https://api.lemlist.com/api/team")
+        assert lemlist["headers"] == {"Authorization": _basic(":" + KEYS["lemlist"])}
+        with pytest.raises(OperationNotAllowed, match="'key' URL query parameter"):
+            client.resolve("https://api.semrush.com/?type=domain_ranks")

@@ -34,12 +34,20 @@ def resolve(body: ResolveRequest, caller: CallerDep, state: StateDep) -> Resolve
     if parts.scheme != "https" or not parts.hostname:
         raise InvalidInput("credentials are only resolved for https:// URLs")
     host, path = parts.hostname, parts.path or "/"
-    name = state.catalogue.matcher.match(host, path)
-    if name is None:
+    names = state.catalogue.matcher.match_all(host, path)
+    if not names:
         return ResolvePublic(provider=None, connection=None, headers={})
-    if not caller.grant.allows_provider(name):
-        _audit(state, caller, name, None, host, path, "denied", "not in grant")
-        raise OperationNotAllowed(f"this agent's grant does not include {name}")
+    allowed = [candidate for candidate in names if caller.grant.allows_provider(candidate)]
+    if not allowed:
+        _audit(state, caller, names[0], None, host, path, "denied", "not in grant")
+        raise OperationNotAllowed(f"this agent's grant does not include {names[0]}")
+    name = _first_connected(state, caller, allowed, body.connection)
+    definition = state.catalogue.get(name)
+    if definition.injection == "unsupported":
+        _audit(state, caller, name, None, host, path, "denied", "not injectable")
+        raise OperationNotAllowed(
+            f"{name} credentials cannot be added to a request: {definition.injection_reason}"
+        )
     if not state.audit.healthy:
         # Fail closed: no credential is served while its use cannot be audited.
         _audit(state, caller, name, body.connection, host, path, "denied", "audit unavailable")
@@ -59,6 +67,22 @@ def resolve(body: ResolveRequest, caller: CallerDep, state: StateDep) -> Resolve
     _audit(state, caller, name, resolved.connection, host, path, "success", None)
     headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in resolved.headers}
     return ResolvePublic(provider=name, connection=resolved.connection, headers=headers)
+
+
+def _first_connected(
+    state: DaemonState, caller: Caller, names: list[str], connection: str | None
+) -> str:
+    """Alternatives (github, github-pat) share hosts: the first one with a connection."""
+    assert caller.vault_id is not None
+    for name in names:
+        resolved = state.resolver.cached(caller.vault_id, name, connection)
+        if resolved is None:
+            resolved = state.resolver.resolve(
+                caller.vault_id, state.catalogue.get(name), connection
+            )
+        if resolved.connection is not None:
+            return name
+    return names[0]
 
 
 def _audit(
