@@ -31,6 +31,7 @@ class PruneResult:
     deleted: int
     first_kept_id: int
     starts_from: str
+    complete: bool  # nothing older than ``before`` is left (but checkpoints)
 
 
 def prune_chunk(session: Session, *, before: datetime, chunk: int = DEFAULT_CHUNK) -> PruneResult:
@@ -38,14 +39,15 @@ def prune_chunk(session: Session, *, before: datetime, chunk: int = DEFAULT_CHUN
     lock_chain(session)
     oldest = session.scalar(select(func.min(AuditEvent.id)))
     if oldest is None:
-        return PruneResult(0, 0, "")
+        return PruneResult(0, 0, "", complete=True)
     tail_id, _ = chain_tail(session)
     newer = session.scalar(select(func.min(AuditEvent.id)).where(AuditEvent.ts >= before))
     # The first event to keep: the oldest one not older than ``before`` (or, when
     # every event is older, the checkpoint itself), capped at one chunk's worth.
-    first_kept = min(tail_id + 1 if newer is None else newer, oldest + chunk)
+    target = tail_id + 1 if newer is None else newer
+    first_kept = min(target, oldest + chunk)
     if first_kept <= oldest:
-        return PruneResult(0, oldest, "")
+        return PruneResult(0, oldest, "", complete=True)
     last_deleted = session.execute(
         select(AuditEvent.hash).where(AuditEvent.id < first_kept).order_by(AuditEvent.id.desc())
     ).first()
@@ -70,7 +72,7 @@ def prune_chunk(session: Session, *, before: datetime, chunk: int = DEFAULT_CHUN
         ],
     )
     session.execute(delete(AuditEvent).where(AuditEvent.id < first_kept))
-    return PruneResult(int(deleted or 0), first_kept, starts_from)
+    return PruneResult(int(deleted or 0), first_kept, starts_from, complete=first_kept == target)
 
 
 def prune_older_than(
@@ -82,9 +84,9 @@ def prune_older_than(
     while True:
         with sessions() as session, session.begin():
             result = prune_chunk(session, before=before)
-        if not result.deleted:
-            return total
         total += result.deleted
+        if result.complete:
+            return total
 
 
 async def run_retention(

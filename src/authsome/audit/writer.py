@@ -49,8 +49,7 @@ OUTCOMES = frozenset({"success", "failure", "denied"})
 DROPPED_EVENT = "audit_dropped"
 #: Why a credential is refused while events cannot be written (no secret in it).
 UNAVAILABLE_MESSAGE = (
-    "the audit log cannot be written now, so credentials are withheld "
-    "(see `authsome daemon logs`)"
+    "the audit log cannot be written now, so credentials are withheld (see `authsome daemon logs`)"
 )
 _FLUSH_CHUNK = 10_000
 
