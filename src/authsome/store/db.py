@@ -99,7 +99,8 @@ def migrate(engine: Engine) -> None:
         raise StoreError(
             f"the database at {engine.url.render_as_string(hide_password=True)} cannot be "
             f"opened or is damaged ({type(exc.orig if hasattr(exc, 'orig') else exc).__name__})",
-            hint="restore it from a backup; Authsome never recreates a damaged database",
+            hint="restore a backup with `authsome vault restore FILE` (made by `authsome vault "
+            "backup FILE`); Authsome never recreates a damaged database",
         ) from exc
 
 
