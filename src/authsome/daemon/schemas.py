@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SecretStr
 
 
 class Strict(BaseModel):
@@ -46,6 +46,12 @@ class HeadlessClaim(Strict):
     password: SecretStr = Field(max_length=1024)
 
 
+class GrantPublic(BaseModel):
+    all_providers: bool
+    providers: list[str]
+    reveal: bool
+
+
 class WhoamiPublic(BaseModel):
     handle: str
     status: str
@@ -54,6 +60,8 @@ class WhoamiPublic(BaseModel):
     role: str | None
     vault_id: str | None
     deployment_id: str
+    key_source: str | None = None  # where the daemon's master key came from
+    grant: GrantPublic | None = None
 
 
 class ProviderPublic(BaseModel):
@@ -137,6 +145,103 @@ class ResolvePublic(BaseModel):
     provider: str | None
     connection: str | None
     headers: dict[str, str]
+
+# --- reveal, export, inspection, doctor, scan, grants -------------------------------
+
+#: A secret on its way out of the audited reveal/export routes: masked in
+#: ``repr`` and logs, written in full only into the JSON response.
+RevealedStr = Annotated[
+    SecretStr, PlainSerializer(lambda v: v.get_secret_value(), return_type=str, when_used="json")
+]
+
+
+class RevealRequest(Strict):
+    provider: str = Field(max_length=64)
+    connection: str | None = Field(None, max_length=64)
+    include_refresh: bool = False
+    password: SecretStr | None = Field(None, max_length=1024)
+
+
+class RevealedSecrets(BaseModel):
+    """Raw secret fields of one connection: only from ``POST /reveal``, audited."""
+
+    provider: str
+    connection: str
+    auth_type: str
+    expires_at: datetime | None
+    fields: dict[str, RevealedStr]
+
+
+class ExportRequest(Strict):
+    provider: str | None = Field(None, max_length=64)
+    connection: str | None = Field(None, max_length=64)
+    include_refresh: bool = False
+    password: SecretStr | None = Field(None, max_length=1024)
+
+
+class ExportedConnection(BaseModel):
+    provider: str
+    connection: str
+    variables: dict[str, RevealedStr]
+
+
+class ExportedSecrets(BaseModel):
+    """Environment variables with raw secrets: only from ``POST /export``, audited."""
+
+    items: list[ExportedConnection]
+
+
+class ConnectionDetailsPublic(ConnectionPublic):
+    secret_fields: list[str]  # names of the stored fields, never their values
+    last_used_at: datetime | None
+
+
+class DoctorCheckPublic(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+class DoctorPublic(BaseModel):
+    version: str
+    checks: list[DoctorCheckPublic]
+
+
+class ScanRulePublic(BaseModel):
+    """How to recognise one API-key provider's keys in a .env file."""
+
+    provider: str
+    variables: list[str]
+    key_pattern: str | None
+
+
+class ScanItem(Strict):
+    provider: str = Field(max_length=64)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ScanCompareRequest(Strict):
+    items: list[ScanItem] = Field(max_length=1000)
+
+
+class ScanResultPublic(BaseModel):
+    provider: str
+    sha256: str
+    status: str  # new | same | differs
+    connection: str | None  # the matching connection when ``same``
+
+
+class GrantUpdate(Strict):
+    password: SecretStr = Field(max_length=1024)
+    all_providers: bool = True
+    providers: list[str] = Field(default_factory=list, max_length=500)
+    reveal: bool = False
+
+
+class IdentityGrantPublic(GrantPublic):
+    handle: str
+
 
 
 class AuditEventPublic(BaseModel):

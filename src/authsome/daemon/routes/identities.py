@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from authsome.daemon.deps import CallerDep, PendingCallerDep, ProofDep, StateDep
-from authsome.daemon.schemas import HeadlessClaim, IdentityPublic, WhoamiPublic
+from authsome.daemon.schemas import GrantPublic, HeadlessClaim, IdentityPublic, WhoamiPublic
 from authsome.daemon.services.identities import (
     accept_claim,
     claim_state,
@@ -121,6 +121,12 @@ def whoami(caller: CallerDep, state: StateDep) -> WhoamiPublic:
         role=caller.role,
         vault_id=caller.vault_id,
         deployment_id=state.deployment_id,
+        key_source=state.master_key.source,
+        grant=GrantPublic(
+            all_providers=caller.grant.providers is None,
+            providers=sorted(caller.grant.providers or ()),
+            reveal=caller.grant.reveal,
+        ),
     )
 
 
