@@ -50,6 +50,23 @@ How to read the tables:
   key beside OAuth); the proxy uses the first of them you are connected to.
 - Providers marked *not injected* cannot be served by the proxy; requests to
   their hosts under `authsome run` are refused with 403 and the reason.
+
+Your own definitions (`authsome provider register FILE`, admins only; a
+bundled name needs `--force` and `authsome provider remove NAME` restores the
+bundled one) use the same format. Beyond the fields in DESIGN §1:
+
+- `api_key.header_template`: the header value with one `{{key}}`, for schemes a
+  prefix cannot spell (`"Token token={{key}}"`).
+- `api_key.auth_scheme: "basic"` with `api_key.basic_credentials`, a
+  `user:password` template: `"{{key}}:"` (key as username), `":{{key}}"` or
+  `"anystring:{{key}}"` (key as password), or `"{{key}}"` when the stored key is
+  itself `user:secret` (then `key_pattern` is required).
+- `oauth.header_name` / `oauth.header_prefix`: where an access token goes, if
+  not `Authorization: Bearer`.
+- `injection: "unsupported"` with `injection_reason`: the proxy refuses
+  requests to the provider's hosts instead of sending them unauthenticated.
+- `alternative_to: "<provider>"`: share that provider's hosts (the only way
+  two providers may claim the same host and path).
 """
 
 
