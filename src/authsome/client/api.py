@@ -28,7 +28,11 @@ def raise_for_error(response: httpx.Response) -> None:
         raise AuthsomeError(
             f"the daemon answered {response.status_code} without an error body"
         ) from None
-    raise error_class_for(str(code))(str(message), hint=hint)
+    extra: dict[str, Any] = {}
+    if code == "rate_limited":  # RateLimited also says when to try again
+        retry_after = response.headers.get("retry-after", "")
+        extra["retry_after"] = int(retry_after) if retry_after.isdigit() else 0
+    raise error_class_for(str(code))(str(message), hint=hint, **extra)
 
 
 @contextlib.contextmanager
@@ -142,6 +146,91 @@ class DaemonClient:
     ) -> dict[str, Any]:
         body = {"url": url, "method": method, "connection": connection}
         result: dict[str, Any] = self.request("POST", "/resolve", json=body)
+        return result
+
+    def connection(self, provider: str, name: str | None = None) -> dict[str, Any]:
+        path = f"/connections/{_segment(provider)}"
+        if name is not None:
+            path += f"/{_segment(name)}"
+        result: dict[str, Any] = self.request("GET", path)
+        return result
+
+    def set_default_connection(self, provider: str, name: str) -> dict[str, Any]:
+        path = f"/connections/{_segment(provider)}/{_segment(name)}/default"
+        result: dict[str, Any] = self.request("PUT", path)
+        return result
+
+    # raw secrets (audited; need a grant that allows reveal, or the password)
+    def reveal(
+        self,
+        provider: str,
+        connection: str | None = None,
+        *,
+        password: str | None = None,
+        include_refresh: bool = False,
+    ) -> dict[str, Any]:
+        body = {
+            "provider": provider,
+            "connection": connection,
+            "password": password,
+            "include_refresh": include_refresh,
+        }
+        result: dict[str, Any] = self.request("POST", "/reveal", json=body)
+        return result
+
+    def export(
+        self,
+        provider: str | None = None,
+        connection: str | None = None,
+        *,
+        password: str | None = None,
+        include_refresh: bool = False,
+    ) -> list[dict[str, Any]]:
+        body = {
+            "provider": provider,
+            "connection": connection,
+            "password": password,
+            "include_refresh": include_refresh,
+        }
+        result: dict[str, Any] = self.request("POST", "/export", json=body)
+        items: list[dict[str, Any]] = result["items"]
+        return items
+
+    # diagnosis and scanning
+    def doctor(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "/doctor")
+        return result
+
+    def scan_rules(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.request("GET", "/scan/rules")
+        return result
+
+    def scan_compare(self, items: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        body = {"items": [{"provider": p, "sha256": digest} for p, digest in items]}
+        result: list[dict[str, Any]] = self.request("POST", "/scan/compare", json=body)
+        return result
+
+    # identities of this principal
+    def revoke_identity(self, handle: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("POST", f"/identities/{_segment(handle)}/revoke")
+        return result
+
+    def set_grant(
+        self,
+        handle: str,
+        *,
+        password: str,
+        providers: list[str] | None,
+        reveal: bool,
+    ) -> dict[str, Any]:
+        body = {
+            "password": password,
+            "all_providers": providers is None,
+            "providers": providers or [],
+            "reveal": reveal,
+        }
+        path = f"/identities/{_segment(handle)}/grant"
+        result: dict[str, Any] = self.request("PUT", path, json=body)
         return result
 
     # runs

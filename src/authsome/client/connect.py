@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from authsome.client.api import DaemonClient
-from authsome.client.launcher import start_background
+from authsome.client.launcher import WaitNotice, start_background
 from authsome.client.settings import DaemonTarget, daemon_target, selected_identity
 from authsome.crypto.identity_keys import IdentityKey
 from authsome.errors import DaemonUnavailable, IdentityUnknown
@@ -11,7 +11,11 @@ from authsome.home import HomeLayout
 
 
 def ensure_daemon(
-    layout: HomeLayout, target: DaemonTarget, *, autostart: bool = True
+    layout: HomeLayout,
+    target: DaemonTarget,
+    *,
+    autostart: bool = True,
+    on_wait: WaitNotice | None = None,
 ) -> DaemonTarget:
     """Make sure the target answers and is the deployment this home expects."""
     probe = DaemonClient(target.url, None)
@@ -20,7 +24,7 @@ def ensure_daemon(
     except DaemonUnavailable:
         if not (autostart and target.is_local):
             raise
-        record = start_background(layout, port=target.port)
+        record = start_background(layout, port=target.port, on_wait=on_wait)
         return DaemonTarget(record.url, record.deployment_id, target.explicit)
     finally:
         probe.close()
@@ -55,9 +59,36 @@ def load_identity_key(layout: HomeLayout, handle: str | None) -> tuple[str, Iden
     return handle, IdentityKey.load(path)
 
 
-def open_client(layout: HomeLayout | None = None, *, autostart: bool = True) -> DaemonClient:
-    """A signed client for this home's selected identity and its daemon."""
+def open_client(
+    layout: HomeLayout | None = None,
+    *,
+    autostart: bool = True,
+    identity: str | None = None,
+    base_url: str | None = None,
+    on_wait: WaitNotice | None = None,
+) -> DaemonClient:
+    """A signed client for this home's selected identity and its daemon.
+
+    ``identity`` and ``base_url`` override ``AUTHSOME_IDENTITY`` and
+    ``AUTHSOME_BASE_URL``; ``on_wait`` shows that a daemon is being started.
+    """
+    url, key = discover(
+        layout, autostart=autostart, identity=identity, base_url=base_url, on_wait=on_wait
+    )
+    return DaemonClient(url, key)
+
+
+def discover(
+    layout: HomeLayout | None = None,
+    *,
+    autostart: bool = True,
+    identity: str | None = None,
+    base_url: str | None = None,
+    on_wait: WaitNotice | None = None,
+) -> tuple[str, IdentityKey]:
+    """The daemon URL and identity key ``open_client`` uses (blocking; may start a daemon)."""
     home = layout or HomeLayout.from_env()
-    handle, key = load_identity_key(home, selected_identity(home))
-    target = ensure_daemon(home, daemon_target(home, handle), autostart=autostart)
-    return DaemonClient(target.url, key)
+    handle, key = load_identity_key(home, identity or selected_identity(home))
+    target = daemon_target(home, handle, base_url=base_url)
+    target = ensure_daemon(home, target, autostart=autostart, on_wait=on_wait)
+    return target.url, key

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import httpx
 
@@ -17,14 +20,22 @@ from authsome.home import DEFAULT_API_PORT, DEFAULT_PROXY_PORT, HomeLayout
 START_TIMEOUT = 15.0
 
 
+#: Shows what is awaited while the block runs (the CLI passes its spinner).
+WaitNotice = Callable[[str], AbstractContextManager[None]]
+
+
 def start_background(
     layout: HomeLayout,
     *,
     port: int,
     proxy_port: int | None = None,
     extra_args: list[str] | None = None,
+    on_wait: WaitNotice | None = None,
 ) -> DaemonRecord:
-    """Spawn ``authsome daemon serve`` detached; wait until its record answers."""
+    """Spawn ``authsome daemon serve`` detached; wait until its record answers.
+
+    Interrupting the wait (Ctrl-C) stops the half-started daemon.
+    """
     layout.ensure_private_dir(layout.server_dir)
     if proxy_port is None:
         proxy_port = DEFAULT_PROXY_PORT if port == DEFAULT_API_PORT else 0
@@ -42,6 +53,19 @@ def start_background(
             env=env,
             start_new_session=True,
         )
+    notice = on_wait or (lambda _what: contextlib.nullcontext())
+    try:
+        with notice(f"waiting for the daemon to start at port {port or 'any'}"):
+            return _wait_for_start(layout, process, previous)
+    except BaseException:
+        if process.poll() is None:
+            process.terminate()
+        raise
+
+
+def _wait_for_start(
+    layout: HomeLayout, process: subprocess.Popen[bytes], previous: DaemonRecord | None
+) -> DaemonRecord:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         code = process.poll()
@@ -55,7 +79,6 @@ def start_background(
         if is_new and record is not None and daemon_answers(record.url, record.deployment_id):
             return record
         time.sleep(0.02)
-    process.terminate()
     raise DaemonUnavailable("the daemon did not start in time", hint=f"see {layout.daemon_log}")
 
 

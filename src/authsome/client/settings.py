@@ -71,9 +71,14 @@ class DaemonTarget:
         return urlsplit(self.url).port or 80
 
 
-def daemon_target(layout: HomeLayout, identity: str | None = None) -> DaemonTarget:
-    """Where this home's clients find their daemon, and which one it must be."""
-    explicit = os.environ.get("AUTHSOME_BASE_URL")
+def daemon_target(
+    layout: HomeLayout, identity: str | None = None, *, base_url: str | None = None
+) -> DaemonTarget:
+    """Where this home's clients find their daemon, and which one it must be.
+
+    ``base_url`` (else ``AUTHSOME_BASE_URL``) names a daemon explicitly.
+    """
+    explicit = base_url or os.environ.get("AUTHSOME_BASE_URL")
     record = DaemonRecord.read(layout)
     url = (explicit or (record.url if record else DEFAULT_BASE_URL)).rstrip("/")
     expected = None
