@@ -66,6 +66,7 @@ def complete_identity(
 _BY_NAME: dict[tuple[type[click.Parameter], str], Completer] = {
     (click.Argument, "provider"): complete_provider,
     (click.Option, "provider"): complete_provider,
+    (click.Option, "providers"): complete_provider,
     (click.Option, "connection"): complete_connection,
     (click.Argument, "connection"): complete_connection,
     (click.Argument, "handle"): complete_identity,

@@ -112,8 +112,10 @@ def start(as_json: bool, **flags: Any) -> None:
     for entry in values.get("proxy_resolve", []):
         extra += ["--proxy-resolve", entry]
     port = values.get("port", DEFAULT_API_PORT)
+    from authsome.cli.output import spinner
+
     record: DaemonRecord = start_background(
-        layout, port=port, proxy_port=values.get("proxy_port"), extra_args=extra
+        layout, port=port, proxy_port=values.get("proxy_port"), extra_args=extra, on_wait=spinner
     )
     _report(record, as_json, "started")
 
@@ -189,5 +191,9 @@ def status(as_json: bool) -> None:
     if record is None:
         raise SystemExit(9)
 
+
+from authsome.cli.daemon_logs import logs  # noqa: E402 - kept beside the group it joins
+
+daemon.add_command(logs)
 
 COMMANDS = [daemon]

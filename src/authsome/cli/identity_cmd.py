@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from authsome.cli.output import emit_json, json_option, say
+from authsome.cli.output import emit_json, fields, json_option, say
 from authsome.cli.secrets_input import read_secret
 from authsome.home import HomeLayout
 
@@ -84,17 +84,47 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
 @click.command("whoami")
 @json_option
 def whoami(as_json: bool) -> None:
-    """Show this agent's identity, principal, role and vault."""
-    from authsome.client.connect import open_client
+    """Show this agent's identity, principal, role, vault and daemon."""
+    from authsome.cli.clients import connect
 
-    with open_client() as client:
+    with connect() as client:
         me = client.whoami()
         me["daemon_url"] = client.base_url
+    me["encryption"] = describe_key_source(me.get("key_source"))
     if as_json:
         emit_json(me)
         return
-    for label in ("handle", "status", "email", "role", "vault_id", "daemon_url"):
-        say(f"{label:>10}: {me.get(label) or '-'}")
+    grant = me.get("grant") or {}
+    providers = "all providers" if grant.get("all_providers") else ", ".join(grant["providers"])
+    fields(
+        [
+            ("identity", f"{me['handle']} ({me['status']})"),
+            ("principal", f"{me.get('email')} ({me.get('principal_id')})"),
+            ("role", me.get("role")),
+            ("vault", me.get("vault_id")),
+            ("grant", f"{providers or 'no providers'}; reveal {_allowed(grant.get('reveal'))}"),
+            ("daemon", me["daemon_url"]),
+            ("encryption", me["encryption"]),
+        ]
+    )
+
+
+def _allowed(flag: object) -> str:
+    return "allowed" if flag else "not allowed"
+
+
+KEY_SOURCES = {
+    "env": "AUTHSOME_MASTER_KEY",
+    "file": "AUTHSOME_MASTER_KEY_FILE",
+    "keyring": "the OS keyring",
+    "home-file": "server/master.key in the daemon's home",
+}
+
+
+def describe_key_source(source: object) -> str:
+    """How the vault is encrypted, in words (DESIGN §4)."""
+    where = KEY_SOURCES.get(str(source), str(source)) if source else "unknown"
+    return f"AES-256-GCM per-vault data keys, wrapped by the master key from {where}"
 
 
 COMMANDS = [init, whoami]

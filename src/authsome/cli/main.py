@@ -35,14 +35,23 @@ COMMAND_MODULES: list[str] = [
     "oauth_cmd",
     "connections_cmd",
     "run_cmd",
+    "identities_cmd",
+    "export_cmd",
+    "scan_cmd",
+    "doctor_cmd",
+    "completion_cmd",
     "log_cmd",
     "vault_cmd",
 ]
 
 #: command name -> (module, short help). Kept equal to the commands by a test.
 COMMAND_INDEX: dict[str, tuple[str, str]] = {
+    "completion": ("completion_cmd", "Print the shell completion script for bash, zsh or fish."),
     "connections": ("connections_cmd", "Credentials stored in your vault."),
     "daemon": ("daemon_cmd", "Run the Authsome daemon (API on 7998, proxy on 7999)."),
+    "doctor": ("doctor_cmd", "Check this home, the daemon and the vault; say how to fix problems."),
+    "export": ("export_cmd", "Print credentials as shell variables, a dotenv file or JSON."),
+    "identity": ("identities_cmd", "This machine's agent identities."),
     "init": (
         "identity_cmd",
         "Create this agent's identity, register it, and (with --email) claim it.",
@@ -62,8 +71,12 @@ COMMAND_INDEX: dict[str, tuple[str, str]] = {
         "run_cmd",
         "Run COMMAND with credentials injected by the proxy; it never sees them.",
     ),
+    "scan": (
+        "scan_cmd",
+        "Find provider keys in .env files and the environment; compare with the vault.",
+    ),
     "vault": ("vault_cmd", "Rotate, move, back up and restore the master key and the store."),
-    "whoami": ("identity_cmd", "Show this agent's identity, principal, role and vault."),
+    "whoami": ("identity_cmd", "Show this agent's identity, principal, role, vault and daemon."),
 }
 
 EPILOG = """\b

@@ -149,10 +149,13 @@ def _console(*, stderr: bool = False) -> Any:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
+    on_terminal = bool(getattr(stream, "isatty", lambda: False)())
     return Console(
         file=stream,
         no_color=not color_enabled(stream),
         force_terminal=color_enabled(stream) or None,
+        # Piped output is never cut to 80 columns: whole values, one row per line.
+        width=None if on_terminal else 10_000,
         highlight=False,
         soft_wrap=True,
         emoji=False,
@@ -168,7 +171,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, empty: st
         return
     from rich.table import Table
 
-    view = Table(*headers, box=None, header_style="bold", pad_edge=False)
+    view = Table(box=None, header_style="bold", pad_edge=False)
+    for header in headers:
+        view.add_column(header, overflow="fold")
     for row in rows:
         view.add_row(*("" if cell is None else str(cell) for cell in row))
     _console().print(view)

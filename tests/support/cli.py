@@ -1,0 +1,57 @@
+"""Helpers for CLI tests: a claimed daemon, custom providers, audit rows."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from tests.support.daemon import Daemon, start_daemon
+
+PASSWORD = "correct horse battery staple"
+EMAIL = "admin@example.com"
+
+
+def start_claimed(home: Path) -> Daemon:
+    """A fresh daemon with an identity claimed by the first (admin) principal."""
+    daemon = start_daemon(home)
+    result = daemon.cli("init", "--email", EMAIL, "--password-stdin", input=PASSWORD + "\n")
+    if result.code != 0:
+        daemon.stop()
+        raise RuntimeError(f"init failed: {result.err}")
+    return daemon
+
+
+def register_provider(daemon: Daemon, definition: dict[str, Any]) -> None:
+    path = daemon.home.parent / f"{definition['name']}.json"
+    path.write_text(json.dumps(definition))
+    result = daemon.cli("provider", "register", str(path), "--force")
+    assert result.code == 0, result.err
+
+
+def api_key_provider(name: str, host: str, env_var: str | None = None) -> dict[str, Any]:
+    """A custom API-key provider without a key pattern: any key may be planted."""
+    api_key: dict[str, Any] = {"header_name": "Authorization", "header_prefix": "Bearer"}
+    if env_var:
+        api_key["env_var"] = env_var
+    return {
+        "schema_version": 1,
+        "name": name,
+        "display_name": name.title(),
+        "auth_type": "api_key",
+        "flow": "api_key",
+        "api_url": [host],
+        "api_key": api_key,
+    }
+
+
+def audit_rows(home: Path, event: str) -> list[tuple[Any, ...]]:
+    """(outcome, identity, provider, connection, detail) of each ``event``, oldest first."""
+    with sqlite3.connect(home / "server" / "authsome.db") as db:
+        rows = db.execute(
+            "SELECT outcome, identity, provider, connection, detail FROM audit_events "
+            "WHERE event = ? ORDER BY id",
+            (event,),
+        ).fetchall()
+    return [(*row[:4], json.loads(row[4] or "{}")) for row in rows]
