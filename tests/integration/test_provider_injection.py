@@ -196,3 +196,31 @@ def test_resolve_route_makes_the_same_choices(stand: Stand) -> None:
         assert lemlist["headers"] == {"Authorization": _basic(":" + KEYS["lemlist"])}
         with pytest.raises(OperationNotAllowed, match="'key' URL query parameter"):
             client.resolve("https://api.semrush.com/?type=domain_ranks")
+
+
+def test_overriding_and_restoring_a_provider_changes_the_header_at_once(
+    stand: Stand, tmp_path: Path
+) -> None:
+    """Cached headers are dropped when a definition is replaced or removed."""
+    assert stand.echo("https://api.postmarkapp.com/email")["x-postmark-server-token"]
+    override = {
+        "schema_version": 1,
+        "name": "postmark",
+        "display_name": "Postmark (account token)",
+        "auth_type": "api_key",
+        "flow": "api_key",
+        "api_url": ["api.postmarkapp.com"],
+        "api_key": {"header_name": "X-Postmark-Account-Token", "header_prefix": ""},
+    }
+    path = tmp_path / "postmark.json"
+    path.write_text(json.dumps(override))
+    assert stand.daemon.cli("provider", "register", str(path), "--force").code == 0
+    try:
+        headers = stand.echo("https://api.postmarkapp.com/email")
+        assert headers["x-postmark-account-token"] == KEYS["postmark"]
+        assert "x-postmark-server-token" not in headers
+    finally:
+        assert stand.daemon.cli("provider", "remove", "postmark").code == 0
+    headers = stand.echo("https://api.postmarkapp.com/email")
+    assert headers["x-postmark-server-token"] == KEYS["postmark"]
+    assert "x-postmark-account-token" not in headers
