@@ -17,6 +17,7 @@ from authsome.daemon.routes import (
     scan,
     vault,
     web_agents,
+    web_audit,
     web_auth,
     web_claims,
     web_overview,
@@ -46,4 +47,5 @@ ROUTERS = (
     web_overview.router,
     web_providers.router,
     web_settings.router,
+    web_audit.router,
 )
