@@ -54,6 +54,11 @@ class ServerSettings(BaseSettings):
     proxy_resolve: Annotated[dict[str, tuple[str, int]], NoDecode] = Field(default_factory=dict)
     upstream_ca: Path | None = None
     max_body_bytes: int = 1024 * 1024
+    #: Connection limits of the API listener (``daemon/connection_guard.py``).
+    header_timeout: float = Field(10.0, gt=0)
+    body_timeout: float = Field(30.0, gt=0)
+    keep_alive_timeout: float = Field(5.0, gt=0)
+    max_connections_per_client: int = Field(64, ge=0)  # 0: no cap
     #: ``audit.retention_days``: delete audit events older than this (None keeps them all).
     audit_retention_days: int | None = Field(None, ge=1)
 

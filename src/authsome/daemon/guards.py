@@ -77,18 +77,48 @@ class RequestGuard:
                 send, PayloadTooLarge(f"request bodies are limited to {self.max_body} bytes")
             )
             return
-        await self.app(scope, self._limited(receive), send)
+        await _BodyLimit(self.app, self.max_body)(scope, receive, send)
 
-    def _limited(self, receive: Receive) -> Receive:
-        seen = 0
 
+class _BodyLimit:
+    """Cuts a streamed body off past the limit and answers 413 itself.
+
+    Raising from ``receive`` would reach the application, which may turn it
+    into its own 400 or 500. Instead the application sees the client go away
+    (``http.disconnect``), whatever it answers is dropped, and the guard
+    sends 413 and closes the connection.
+    """
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.seen = 0
+        self.exceeded = False
+        self.started = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def limited_receive() -> Message:
-            nonlocal seen
+            if self.exceeded:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise PayloadTooLarge(f"request bodies are limited to {self.max_body} bytes")
+                self.seen += len(message.get("body", b""))
+                if self.seen > self.max_body:
+                    self.exceeded = True
+                    return {"type": "http.disconnect"}
             return message
 
-        return limited_receive
+        async def guarded_send(message: Message) -> None:
+            if self.exceeded:
+                return
+            self.started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not self.exceeded:
+                raise
+        if self.exceeded and not self.started:
+            limit = f"request bodies are limited to {self.max_body} bytes"
+            await send_error(send, PayloadTooLarge(limit))

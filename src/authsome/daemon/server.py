@@ -28,6 +28,7 @@ from authsome.audit.retention import run_retention
 from authsome.audit.writer import record_event
 from authsome.config import ServerSettings
 from authsome.daemon.app import create_app
+from authsome.daemon.connection_guard import guarded_protocol
 from authsome.daemon.services.proxy_backend import DaemonProxyBackend
 from authsome.daemon.state import DaemonState, open_state
 from authsome.errors import PortInUse
@@ -161,6 +162,12 @@ async def _serve_async(
         lifespan="off",
         server_header=False,
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=int(max(1, state.settings.keep_alive_timeout)),
+        http=guarded_protocol(
+            header_timeout=state.settings.header_timeout,
+            body_timeout=state.settings.body_timeout,
+            max_per_client=state.settings.max_connections_per_client,
+        ),
     )
     server = _Server(config)
     loop = asyncio.get_running_loop()
