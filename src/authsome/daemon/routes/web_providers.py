@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from authsome.daemon.deps import StateDep
-from authsome.daemon.services.connections import list_connections
+from authsome.daemon.services.connections import ActingFor, list_connections
 from authsome.daemon.services.custom_providers import (
     field_errors,
     remove_custom_provider,
@@ -17,10 +17,13 @@ from authsome.daemon.services.custom_providers import (
     stored_definition,
 )
 from authsome.daemon.services.dashboard import vault_of
+from authsome.daemon.services.oauth_clients import provider_clients, save_user_client
+from authsome.daemon.services.oauth_endpoints import base_url_for
+from authsome.daemon.services.oauth_revoke import revoke_provider
 from authsome.daemon.web.paging import PagingDep
 from authsome.daemon.web.render import render
 from authsome.daemon.web.security import AdminDep, FormDep, SignedInDep, WebRoute, not_found
-from authsome.errors import InvalidProvider, ProviderExists
+from authsome.errors import InvalidInput, InvalidProvider, ProviderExists
 from authsome.providers.schema import ProviderDefinition
 from authsome.store.db import transaction
 
@@ -126,17 +129,73 @@ def register_provider(
 
 @router.get("/{name}")
 def provider(name: str, request: Request, signed_in: SignedInDep, state: StateDep) -> Response:
+    return _provider_page(request, signed_in.is_admin, state, name, error=None)
+
+
+def _provider_page(
+    request: Request, is_admin: bool, state: StateDep, name: str, *, error: str | None
+) -> Response:
     catalogue = state.catalogue
     definition = catalogue.find(name[:64])
     if definition is None:
         raise not_found()
+    clients = []
+    if is_admin and definition.auth_type == "oauth2":
+        with transaction(state.sessions) as db:
+            clients = [(c.source, c.client_id, c.base_url) for c in provider_clients(db, name)]
     return render(
         request,
         "provider.html",
+        status=400 if error else 200,
         definition=definition,
         bundled=catalogue.is_bundled(definition.name),
         overrides=catalogue.overrides_bundled(definition.name),
+        clients=clients,
+        error=error,
     )
+
+
+@router.post("/{name}/client")
+def set_client(
+    name: str, request: Request, admin: AdminDep, form: FormDep, state: StateDep
+) -> Response:
+    """The deployment's OAuth client for this provider (the secret is sealed, never shown)."""
+    definition = state.catalogue.find(name[:64])
+    if definition is None or definition.auth_type != "oauth2":
+        raise not_found()
+    try:
+        with transaction(state.sessions) as db:
+            save_user_client(
+                db,
+                state.master_key.key,
+                provider=definition.name,
+                base_url=base_url_for(definition, form.get("base_url").strip() or None),
+                client_id=form.get("client_id"),
+                client_secret=form.get("client_secret") or None,
+                actor=ActingFor(identity=None, principal_id=admin.principal_id),
+            )
+    except InvalidInput as exc:
+        return _provider_page(request, True, state, name, error=exc.message)
+    return RedirectResponse(f"/ui/providers/{definition.name}?done=client_saved", 303)
+
+
+@router.post("/{name}/revoke")
+async def revoke_everywhere(name: str, admin: AdminDep, form: FormDep, state: StateDep) -> Response:
+    """Revoke every token of this provider in every vault; remove its connections and clients."""
+    definition = state.catalogue.find(name[:64])
+    if definition is None or definition.auth_type != "oauth2":
+        raise not_found()
+    _result, vaults = await revoke_provider(
+        provider=definition.name,
+        sessions=state.sessions,
+        keys=state.vault_keys,
+        master_key=state.master_key.key,
+        outbound=state.outbound,
+        actor=ActingFor(identity=None, principal_id=admin.principal_id),
+    )
+    for vault_id in vaults:
+        state.resolver.invalidate(vault_id, definition.name)
+    return RedirectResponse(f"/ui/providers/{definition.name}?done=provider_revoked", 303)
 
 
 def _custom_text(state: StateDep, name: str) -> str:

@@ -147,6 +147,26 @@ def remove_connection(
     )
 
 
+def set_default_connection(
+    session: Session, vault_id: str, chosen: Connection, *, actor: ActingFor
+) -> None:
+    """Make ``chosen`` the connection used for its provider when none is named."""
+    siblings = select(Connection).where(
+        Connection.vault_id == vault_id, Connection.provider == chosen.provider
+    )
+    for connection in session.scalars(siblings):
+        connection.is_default = connection.id == chosen.id
+    record_event(
+        session,
+        "connection_default_set",
+        "success",
+        identity=actor.identity,
+        principal_id=actor.principal_id,
+        provider=chosen.provider,
+        connection=chosen.name,
+    )
+
+
 def list_connections(session: Session, vault_id: str) -> list[Connection]:
     query = (
         select(Connection)

@@ -20,7 +20,15 @@ NOTICES = {
     "grant": "Grant saved; running agents use it from their next request.",
     "revoked": "Agent revoked: its next request is refused.",
     "default": "Default connection changed.",
-    "logged_out": "Connection removed.",
+    "logged_out_connection": "Connection removed; the credential stays valid at the service.",
+    "revoked_connection": "Tokens revoked at the provider; connection removed.",
+    "kept_connection": (
+        "Connection removed, but the provider did not confirm the revocation: "
+        "revoke the grant in the service's own settings."
+    ),
+    "refreshed": "Token refreshed.",
+    "client_saved": "OAuth client saved for this deployment.",
+    "provider_revoked": "Every token of this provider was revoked and its connections removed.",
     "stored": "Connection stored.",
     "provider_saved": "Provider saved.",
     "provider_removed": "Custom provider removed.",

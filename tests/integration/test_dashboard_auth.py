@@ -1,0 +1,399 @@
+"""Dashboard principals and browser sessions over real HTTP against a real daemon."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.daemon import Daemon, start_daemon
+from tests.support.web import LONG_AGO, Browser, csrf_of, execute, scalar
+
+ADMIN, USER = "admin@example.com", "user@example.com"
+PASSWORD = "a long enough passphrase"
+
+
+@pytest.fixture
+def admin(daemon: Daemon) -> Browser:
+    browser = Browser(daemon.url)
+    browser.register(ADMIN, PASSWORD)
+    return browser
+
+
+def _open_registration(admin: Browser) -> None:
+    answer = admin.post("/ui/settings/registration", {"open": "on"}, form_page="/ui/settings")
+    assert answer.status_code == 303
+
+
+def _signed_in(browser: Browser) -> bool:
+    return browser.get("/ui/settings").status_code == 200
+
+
+# --- registration and the first principal ---------------------------------------------
+
+
+def test_first_principal_is_admin_and_registration_then_closes(daemon: Daemon) -> None:
+    first = Browser(daemon.url)
+    assert first.get("/").headers["location"] == "/login"
+    assert first.get("/login").headers["location"] == "/register"
+    assert "Create the admin account" in first.get("/register").text
+    first.register(ADMIN, PASSWORD)
+    assert "admin" in first.get("/").text
+    second = Browser(daemon.url)
+    assert "Registration is closed" in second.get("/register").text
+    answer = second.register(USER, PASSWORD, expect=403)
+    assert "registration is closed" in answer.text
+    assert scalar(daemon.home, "SELECT count(*) FROM principals") == 1
+    assert scalar(daemon.home, "SELECT role FROM principals") == "admin"
+
+
+def test_concurrent_first_registrations_make_exactly_one_admin(home: Path) -> None:
+    daemon = start_daemon(home)
+    try:
+        browsers = [Browser(daemon.url) for _ in range(4)]
+        tokens = [browser.csrf("/register") for browser in browsers]
+        barrier = threading.Barrier(len(browsers))
+        answers: list[httpx.Response] = [None] * len(browsers)  # type: ignore[list-item]
+
+        def register(index: int) -> None:
+            barrier.wait()
+            email = f"racer{index}@example.com"
+            answers[index] = browsers[index].post(
+                "/register",
+                {"email": email, "password": PASSWORD, "password_again": PASSWORD},
+                csrf=tokens[index],
+            )
+
+        threads = [threading.Thread(target=register, args=(i,)) for i in range(len(browsers))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        codes = sorted(answer.status_code for answer in answers)
+        assert codes == [303, 403, 403, 403], [a.text[:200] for a in answers]
+        assert scalar(home, "SELECT count(*) FROM principals") == 1
+        assert scalar(home, "SELECT count(*) FROM principals WHERE role = 'admin'") == 1
+    finally:
+        daemon.stop()
+
+
+def test_password_rules(daemon: Daemon) -> None:
+    browser = Browser(daemon.url)
+    for weak, why in [
+        ("short pass", "at least 12"),
+        ("password1234", "too common"),
+        ("aaaaaaaaaaaaaaaa", "too common"),
+        (ADMIN, "email"),
+    ]:
+        answer = browser.register(ADMIN, weak, expect=400)
+        assert why in answer.text, weak
+        assert weak not in answer.text.replace(ADMIN, "") or weak == ADMIN
+    assert scalar(daemon.home, "SELECT count(*) FROM principals") == 0
+
+
+def test_registration_switch_opens_registration_for_users(admin: Browser, daemon: Daemon) -> None:
+    _open_registration(admin)
+    assert "open: anyone" in admin.get("/ui/settings").text
+    Browser(daemon.url).register(USER, PASSWORD)
+    assert scalar(daemon.home, "SELECT role FROM principals WHERE email = ?", USER) == "user"
+
+
+def test_invite_link_is_single_use_and_expires(admin: Browser, daemon: Daemon) -> None:
+    page = admin.post("/ui/settings/invites", form_page="/ui/settings/invites")
+    assert page.status_code == 200
+    link = re.search(r'value="(http://[^"]+/invite/([^"]+))"', page.text)
+    assert link, page.text
+    token = link.group(2)
+    assert token not in admin.get("/ui/settings/invites").text  # shown once
+    invited = Browser(daemon.url)
+    assert "You were invited" in invited.get(f"/invite/{token}").text
+    invited.register(USER, PASSWORD, invite=token)
+    assert scalar(daemon.home, "SELECT role FROM principals WHERE email = ?", USER) == "user"
+
+    again = Browser(daemon.url)
+    used = again.get(f"/invite/{token}")
+    unknown = again.get("/invite/" + "x" * 43)
+    assert used.status_code == unknown.status_code == 404
+    assert used.text == unknown.text  # the same answer whether or not it existed
+    refused = again.post(
+        "/register",
+        {
+            "email": "third@example.com",
+            "password": PASSWORD,
+            "password_again": PASSWORD,
+            "invite": token,
+        },
+    )
+    assert refused.status_code == 403
+
+    late = admin.post("/ui/settings/invites", form_page="/ui/settings/invites")
+    late_token = re.search(r"/invite/([^\"]+)\"", late.text).group(1)
+    execute(daemon.home, "UPDATE invites SET expires_at = ? WHERE used_at IS NULL", LONG_AGO)
+    assert Browser(daemon.url).get(f"/invite/{late_token}").status_code == 404
+
+
+# --- sessions -------------------------------------------------------------------------
+
+
+def test_session_cookie_flags_on_loopback(daemon: Daemon) -> None:
+    browser = Browser(daemon.url)
+    answer = browser.register(ADMIN, PASSWORD)
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith("authsome_session=")
+    flags = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "samesite=strict", "path=/"} <= flags
+    assert "secure" not in flags
+    assert scalar(daemon.home, "SELECT count(*) FROM web_sessions") == 1
+    token = cookie.split(";")[0].split("=", 1)[1]
+    assert scalar(daemon.home, "SELECT count(*) FROM web_sessions WHERE token_hash = ?", token) == 0
+
+
+def test_session_cookie_is_secure_behind_an_https_public_url(tmp_path: Path) -> None:
+    public = "https://authsome.example.test"
+    daemon = start_daemon(tmp_path / "home", "--public-url", public)
+    try:
+        page = httpx.get(daemon.url + "/register")
+        pre = page.cookies.jar  # httpx keeps Secure cookies away from http://: read them here
+        pre_cookie = next(c for c in pre if c.name == "authsome_pre")
+        assert pre_cookie.secure
+        answer = httpx.post(
+            daemon.url + "/register",
+            data={
+                "email": ADMIN,
+                "password": PASSWORD,
+                "password_again": PASSWORD,
+                "csrf": csrf_of(page.text),
+            },
+            headers={"Origin": public, "Cookie": f"authsome_pre={pre_cookie.value}"},
+        )
+        assert answer.status_code == 303, answer.text
+        flags = {part.strip().lower() for part in answer.headers["set-cookie"].split(";")}
+        assert "secure" in flags and "samesite=strict" in flags and "httponly" in flags
+    finally:
+        daemon.stop()
+
+
+def test_sign_out_ends_the_session_server_side(admin: Browser, daemon: Daemon) -> None:
+    cookie = admin.http.cookies["authsome_session"]
+    location = admin.post("/logout", form_page="/").headers["location"]
+    assert location == "/login?done=signed_out"
+    assert "You are signed out" in admin.get(location).text
+    replay = Browser(daemon.url)
+    replay.http.cookies.set("authsome_session", cookie)
+    assert replay.get("/ui/settings").headers["location"].startswith("/login")
+    assert scalar(daemon.home, "SELECT count(*) FROM web_sessions WHERE ended_at IS NULL") == 0
+
+
+def test_idle_and_absolute_expiry(admin: Browser, daemon: Daemon) -> None:
+    assert _signed_in(admin)
+    execute(daemon.home, "UPDATE web_sessions SET last_seen_at = ?", LONG_AGO)
+    assert not _signed_in(admin)
+    admin.login(ADMIN, PASSWORD)
+    assert _signed_in(admin)
+    execute(daemon.home, "UPDATE web_sessions SET expires_at = ? WHERE ended_at IS NULL", LONG_AGO)
+    answer = admin.get("/ui/agents")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/login?next=/ui/agents"
+
+
+def test_password_change_ends_every_session(admin: Browser, daemon: Daemon) -> None:
+    other = Browser(daemon.url)
+    other.login(ADMIN, PASSWORD)
+    wrong = admin.post(
+        "/ui/settings/password",
+        {
+            "current_password": "not the password",
+            "new_password": "another fine passphrase",
+            "new_password_again": "another fine passphrase",
+        },
+        form_page="/ui/settings",
+    )
+    assert wrong.status_code == 400 and "incorrect" in wrong.text
+    changed = admin.post(
+        "/ui/settings/password",
+        {
+            "current_password": PASSWORD,
+            "new_password": "another fine passphrase",
+            "new_password_again": "another fine passphrase",
+        },
+        form_page="/ui/settings",
+    )
+    assert changed.headers["location"] == "/login?done=password"
+    assert not _signed_in(admin) and not _signed_in(other)
+    admin.login(ADMIN, PASSWORD, expect=401)
+    admin.login(ADMIN, "another fine passphrase")
+
+
+def test_admin_lists_and_ends_any_session(admin: Browser, daemon: Daemon) -> None:
+    _open_registration(admin)
+    user = Browser(daemon.url)
+    user.register(USER, PASSWORD)
+    listing = admin.get("/ui/settings/sessions")
+    assert USER in listing.text and ADMIN in listing.text
+    user_session = scalar(
+        daemon.home,
+        "SELECT s.id FROM web_sessions s JOIN principals p ON p.id = s.principal_id "
+        "WHERE p.email = ?",
+        USER,
+    )
+    ended = admin.post(
+        f"/ui/settings/sessions/{user_session}/end", {"from": "all"}, form_page="/ui/settings"
+    )
+    assert ended.headers["location"] == "/ui/settings/sessions?done=session_ended"
+    assert not _signed_in(user)
+    assert _signed_in(admin)
+
+
+# --- CSRF, Origin, Host, headers ------------------------------------------------------
+
+
+def _registration_open(daemon: Daemon) -> int:
+    return int(scalar(daemon.home, "SELECT registration_open FROM dashboard_settings"))
+
+
+def test_csrf_token_missing_or_wrong_is_refused_and_changes_nothing(
+    admin: Browser, daemon: Daemon
+) -> None:
+    other = Browser(daemon.url)
+    foreign_token = other.csrf("/login")  # a real token, bound to another browser
+    missing = admin.post("/ui/settings/registration", {"open": "on"}, omit_csrf=True)
+    assert missing.status_code == 403
+    for token in ("", "0" * 64, foreign_token):
+        answer = admin.post("/ui/settings/registration", {"open": "on"}, csrf=token)
+        assert answer.status_code == 403, token
+        assert "Reload it" in answer.text
+    assert _registration_open(daemon) == 0
+    assert admin.post("/ui/settings/registration", {"open": "on"}, form_page="/").status_code == 303
+    assert _registration_open(daemon) == 1
+
+
+def test_foreign_origin_is_refused_even_with_a_valid_token(admin: Browser, daemon: Daemon) -> None:
+    token = admin.csrf("/")
+    refusals = [
+        {"Origin": "http://evil.test"},
+        {"Origin": daemon.url.replace("127.0.0.1", "localhost")},  # same host, other origin
+        {"Origin": "null"},
+        {"Origin": "null", "Referer": "http://evil.test/page"},
+        {"Origin": daemon.url, "Sec-Fetch-Site": "cross-site"},
+        {"Origin": "", "Sec-Fetch-Site": "same-site"},
+    ]
+    for headers in refusals:
+        answer = admin.post(
+            "/ui/settings/registration", {"open": "on"}, csrf=token, headers=headers
+        )
+        assert answer.status_code == 403, headers
+    # No Origin, no Referer, no Sec-Fetch-Site: no evidence, refused.
+    bare = admin.http.post("/ui/settings/registration", data={"csrf": token, "open": "on"})
+    assert bare.status_code == 403
+    assert _registration_open(daemon) == 0
+    # Chromium's same-origin form post under a strict referrer policy.
+    accepted = admin.post(
+        "/ui/settings/registration",
+        {"open": "on"},
+        csrf=token,
+        headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+    )
+    assert accepted.status_code == 303
+    referer_only = admin.http.post(
+        "/ui/settings/registration",
+        data={"csrf": token, "open": "off"},
+        headers={"Referer": daemon.url + "/ui/settings"},
+    )
+    assert referer_only.status_code == 303
+    assert _registration_open(daemon) == 0
+
+
+def test_foreign_host_is_refused_before_any_page(daemon: Daemon) -> None:
+    for path in ("/login", "/register", "/", "/claim/whatever"):
+        answer = httpx.get(daemon.url + path, headers={"Host": "evil.test"})
+        assert answer.status_code == 421, path
+    answer = httpx.post(
+        daemon.url + "/login", headers={"Host": "rebind.evil.test"}, data={"email": "x"}
+    )
+    assert answer.status_code == 421
+
+
+def test_security_headers_and_no_inline_script(admin: Browser) -> None:
+    for path in ("/", "/login", "/ui/settings", "/ui/providers", "/ui/agents", "/nope/404"):
+        answer = admin.get(path)
+        csp = answer.headers.get("content-security-policy", "")
+        if path == "/nope/404":
+            continue  # not a dashboard route: the API's JSON 404
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp, path
+        assert "frame-ancestors 'none'" in csp
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["referrer-policy"] == "same-origin"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        for tag in re.findall(r"<script[^>]*>", answer.text):
+            assert 'src="/static/' in tag, tag
+        assert " on" + "click=" not in answer.text
+
+
+# --- rate limiting --------------------------------------------------------------------
+
+
+def test_failed_sign_ins_back_off_per_email_with_retry_after(
+    admin: Browser, daemon: Daemon
+) -> None:
+    browser = Browser(daemon.url)
+    for _ in range(5):
+        browser.login(ADMIN, "wrong password!", expect=401)
+    browser.login(ADMIN, "wrong password!", expect=401)  # the sixth failure starts the back-off
+    limited = browser.login(ADMIN, PASSWORD, expect=429)  # even the right password waits
+    assert limited.headers["retry-after"] == "1"
+    assert "too many failed sign-ins" in limited.text
+    time.sleep(1.1)
+    browser.login(ADMIN, "wrong password!", expect=401)
+    assert browser.login(ADMIN, PASSWORD, expect=429).headers["retry-after"] == "2"  # doubled
+    time.sleep(2.1)
+    browser.login(ADMIN, PASSWORD)
+    # Another email from the same client is not blocked by this email's counter.
+    assert Browser(daemon.url).login(USER, "wrong password!", expect=401)
+    events = scalar(
+        daemon.home,
+        "SELECT group_concat(outcome) FROM (SELECT outcome FROM audit_events "
+        "WHERE event = 'principal_sign_in' ORDER BY id)",
+    )
+    assert events.split(",").count("failure") == 8
+    assert events.split(",").count("denied") == 2
+    assert events.split(",")[-2] == "success"
+
+
+def test_failed_sign_ins_are_limited_per_client(admin: Browser, daemon: Daemon) -> None:
+    browser = Browser(daemon.url)
+    for index in range(21):  # a different email each time: only the client counter grows
+        browser.login(f"guess{index}@example.com", "wrong password!", expect=401)
+    limited = browser.login(ADMIN, PASSWORD, expect=429)
+    assert int(limited.headers["retry-after"]) >= 1
+    counters = scalar(daemon.home, "SELECT count(*) FROM sign_in_throttle WHERE key LIKE 'email:%'")
+    assert counters == 21
+    assert scalar(daemon.home, "SELECT count(*) FROM sign_in_throttle WHERE key LIKE '%@%'") == 0
+
+
+def test_headless_claim_is_rate_limited_too(admin: Browser, daemon: Daemon) -> None:
+    for _ in range(6):
+        wrong = daemon.cli("init", "--email", ADMIN, "--password-stdin", input="bad password!!\n")
+        assert wrong.code == 2
+    limited = daemon.cli("init", "--email", ADMIN, "--password-stdin", input=PASSWORD + "\n")
+    assert limited.code == 2
+    assert "too many failed sign-ins" in limited.err
+
+
+def test_login_redirects_only_to_local_paths(admin: Browser, daemon: Daemon) -> None:
+    browser = Browser(daemon.url)
+    for target, expected in [
+        ("/ui/agents", "/ui/agents"),
+        ("//evil.test/x", "/"),
+        ("https://evil.test/", "/"),
+        ("/\\evil.test", "/"),
+    ]:
+        answer = browser.post("/login", {"email": ADMIN, "password": PASSWORD, "next": target})
+        assert answer.headers["location"] == expected, target
+        browser.post("/logout", form_page="/")
+    page = browser.get("/login?next=/claim/abc")
+    assert 'name="next" value="/claim/abc"' in page.text
+    assert csrf_of(page.text)

@@ -1,0 +1,264 @@
+"""Claim links, grants and revocation through the dashboard, against a real daemon."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from authsome.crypto.identity_keys import IdentityKey
+from tests.conftest import EMAIL, PASSWORD
+from tests.integration.conftest import Gateway
+from tests.support.daemon import Daemon
+from tests.support.pop import signed
+from tests.support.web import LONG_AGO, Browser, execute, scalar
+
+ADMIN = "admin@example.com"
+ADMIN_PASSWORD = "a long enough passphrase"
+
+
+@pytest.fixture
+def admin(daemon: Daemon) -> Browser:
+    browser = Browser(daemon.url)
+    browser.register(ADMIN, ADMIN_PASSWORD)
+    return browser
+
+
+def _new_agent(daemon: Daemon) -> tuple[IdentityKey, dict]:
+    key = IdentityKey.generate()
+    answer = signed(key, "POST", daemon.url + "/identities", body=b"{}")
+    assert answer.status_code == 201, answer.text
+    return key, answer.json()
+
+
+def _claim_path(registered: dict) -> str:
+    return "/claim/" + registered["claim_url"].rsplit("/claim/", 1)[1]
+
+
+def _decide(browser: Browser, path: str, **fields: object) -> object:
+    return browser.post(path, fields, form_page=path)
+
+
+def _status(daemon: Daemon, key: IdentityKey) -> dict:
+    return signed(key, "GET", daemon.url + "/identities/self").json()
+
+
+def test_claim_page_needs_a_sign_in_and_comes_back(admin: Browser, daemon: Daemon) -> None:
+    _key, registered = _new_agent(daemon)
+    path = _claim_path(registered)
+    stranger = Browser(daemon.url)
+    answer = stranger.get(path)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/login?next=" + path
+    login = stranger.post("/login", {"email": ADMIN, "password": ADMIN_PASSWORD, "next": path})
+    assert login.headers["location"] == path
+
+
+def test_claim_page_shows_who_is_asking(admin: Browser, daemon: Daemon) -> None:
+    _key, registered = _new_agent(daemon)
+    page = admin.get(_claim_path(registered))
+    assert page.status_code == 200
+    assert registered["handle"] in page.text
+    assert f"SHA256:{registered['jkt']}" in page.text
+    assert "127.0.0.1" in page.text  # where it registered from
+    assert 'value="all" data-grant-mode checked' in page.text  # all providers by default
+    assert 'name="reveal" value="on">' in page.text  # reveal unticked by default
+
+
+def test_accept_with_a_provider_list_enforces_the_grant(admin: Browser, daemon: Daemon) -> None:
+    key, registered = _new_agent(daemon)
+    path = _claim_path(registered)
+    accepted = _decide(admin, path, decision="accept", grant="list", providers=["openai"])
+    assert accepted.headers["location"] == f"/ui/agents/{registered['handle']}?done=accepted"
+    assert _status(daemon, key)["status"] == "active"
+    assert _status(daemon, key)["claim_state"] == "accepted"
+    whoami = signed(key, "GET", daemon.url + "/whoami").json()
+    assert whoami["email"] == ADMIN and whoami["vault_id"]  # the vault was created
+    agent_page = admin.get(accepted.headers["location"])
+    assert "openai; reveal not allowed" in agent_page.text
+
+    body = json.dumps({"url": "https://api.anthropic.com/v1/messages"}).encode()
+    denied = signed(key, "POST", daemon.url + "/resolve", body=body)
+    assert denied.status_code == 403 and "does not include anthropic" in denied.text
+    body = json.dumps({"url": "https://api.openai.com/v1/models"}).encode()
+    allowed = signed(key, "POST", daemon.url + "/resolve", body=body)
+    assert allowed.json()["error"] == "credential_unavailable"  # in grant, just no key yet
+
+    # The token was single use: the same link now answers like one that never existed.
+    reused = admin.get(path)
+    unknown = admin.get("/claim/" + "A" * 43)
+    assert reused.status_code == unknown.status_code == 404
+    assert reused.text == unknown.text
+    again = _decide(admin, path, decision="accept", grant="all")
+    assert again.status_code == 404
+
+
+def test_reject_leaves_the_agent_unclaimed(admin: Browser, daemon: Daemon) -> None:
+    key, registered = _new_agent(daemon)
+    rejected = _decide(admin, _claim_path(registered), decision="reject")
+    assert rejected.headers["location"] == "/?done=rejected"
+    status = _status(daemon, key)
+    assert status["status"] == "pending" and status["claim_state"] == "rejected"
+    assert signed(key, "GET", daemon.url + "/whoami").json()["error"] == "identity_pending"
+    event = scalar(daemon.home, "SELECT count(*) FROM audit_events WHERE event = 'claim_rejected'")
+    assert event == 1
+
+
+def test_expired_claim_is_refused_and_init_again_issues_a_fresh_one(
+    admin: Browser, daemon: Daemon
+) -> None:
+    key, registered = _new_agent(daemon)
+    old_path = _claim_path(registered)
+    execute(daemon.home, "UPDATE claims SET expires_at = ?", LONG_AGO)
+    assert admin.get(old_path).status_code == 404
+    assert _decide(admin, old_path, decision="accept", grant="all").status_code == 404
+    assert _status(daemon, key)["claim_state"] == "expired"
+    assert _status(daemon, key)["status"] == "pending"
+
+    # Looking up the status created no claim and revealed no token.
+    assert scalar(daemon.home, "SELECT count(*) FROM claims") == 1
+    assert _status(daemon, key).get("claim_url") is None
+
+    again = signed(key, "POST", daemon.url + "/identities", body=b"{}").json()
+    assert again["handle"] == registered["handle"]
+    new_path = _claim_path(again)
+    assert new_path != old_path
+    assert scalar(daemon.home, "SELECT count(*) FROM claims WHERE token_hash IS NOT NULL") == 1
+    assert _decide(admin, new_path, decision="accept", grant="all").status_code == 303
+    assert _status(daemon, key)["status"] == "active"
+
+
+def test_token_has_at_least_128_bits(daemon: Daemon) -> None:
+    _key, registered = _new_agent(daemon)
+    token = _claim_path(registered).removeprefix("/claim/")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", token)  # 32 random bytes, base64url
+    stored = scalar(daemon.home, "SELECT token_hash FROM claims")
+    assert stored != token and len(stored) == 64
+
+
+def test_grant_edit_and_revoke_from_the_agent_page(admin: Browser, daemon: Daemon) -> None:
+    key, registered = _new_agent(daemon)
+    handle = registered["handle"]
+    _decide(admin, _claim_path(registered), decision="accept", grant="all")
+    page = f"/ui/agents/{handle}"
+    saved = admin.post(
+        f"{page}/grant",
+        {"grant": "list", "providers": ["openai", "anthropic"], "reveal": "on"},
+        form_page=page,
+    )
+    assert saved.headers["location"] == f"{page}?done=grant"
+    assert "anthropic, openai; reveal allowed" in admin.get(page).text
+    unknown = admin.post(f"{page}/grant", {"grant": "list", "providers": ["nope"]}, form_page=page)
+    assert unknown.status_code == 400
+    changes = scalar(daemon.home, "SELECT count(*) FROM audit_events WHERE event = 'grant_changed'")
+    assert changes == 2  # at accept, then the edit; the refused edit wrote nothing
+
+    revoked = admin.post(f"{page}/revoke", form_page=page)
+    assert revoked.headers["location"] == f"{page}?done=revoked"
+    answer = signed(key, "GET", daemon.url + "/whoami")
+    assert answer.status_code == 401 and answer.json()["error"] == "identity_revoked"
+    assert "revoked" in admin.get("/ui/agents").text
+
+
+def test_init_waits_for_the_browser_and_reports_who_claimed(admin: Browser, daemon: Daemon) -> None:
+    child = subprocess.Popen(
+        [*_authsome(), "init"],
+        env=daemon.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        path = _read_claim_path(child)
+        time.sleep(1.5)
+        assert child.poll() is None  # still waiting
+        _decide(admin, path, decision="accept", grant="all")
+        out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    assert f"claimed by {ADMIN} (admin)" in out
+
+
+def test_init_exits_2_when_rejected(admin: Browser, daemon: Daemon) -> None:
+    child = subprocess.Popen(
+        [*_authsome(), "init"],
+        env=daemon.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        _decide(admin, _read_claim_path(child), decision="reject")
+        _out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode == 2
+    assert "the claim was rejected" in err and "authsome init" in err
+
+
+def test_init_no_wait_prints_the_link_and_returns(daemon: Daemon) -> None:
+    result = daemon.cli("init", "--no-wait")
+    assert result.code == 0, result.err
+    assert "/claim/" in result.out
+
+
+def test_changed_grant_reaches_a_running_agent(gateway: Gateway, tmp_path: Path) -> None:
+    """``authsome run`` started with openai allowed; the grant changes mid-run; its next
+    request through the proxy is refused without restarting anything."""
+    daemon = gateway.daemon
+    browser = Browser(daemon.url)
+    browser.login(EMAIL, PASSWORD)
+    handle = daemon.cli("whoami", "--json").json["handle"]
+    go, first, second = tmp_path / "go", tmp_path / "first", tmp_path / "second"
+    curl = "curl -sS -o /dev/null -w '%{http_code}' https://api.openai.com/v1/models"
+    script = f"{curl} > {first}; while [ ! -e {go} ]; do sleep 0.1; done; {curl} > {second}"
+    run = subprocess.Popen(
+        [*_authsome(), "run", "--", "sh", "-c", script],
+        env=daemon.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (first.exists() and first.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert first.read_text() == "200"
+        page = f"/ui/agents/{handle}"
+        saved = browser.post(
+            f"{page}/grant", {"grant": "list", "providers": ["acme"]}, form_page=page
+        )
+        assert saved.status_code == 303
+        go.touch()
+        run.communicate(timeout=30)
+    finally:
+        run.kill()
+    assert second.read_text() == "403"
+
+
+def _authsome() -> list[str]:
+    from tests.support.daemon import AUTHSOME
+
+    return [AUTHSOME]
+
+
+def _read_claim_path(child: subprocess.Popen[str]) -> str:
+    assert child.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = child.stdout.readline()
+        found = re.search(r"https?://\S+(/claim/[A-Za-z0-9_-]+)", line)
+        if found:
+            return found.group(1)
+        if not line and child.poll() is not None:
+            break
+    raise AssertionError(
+        f"no claim link printed; stderr: {child.stderr.read() if child.stderr else ''}"
+    )
