@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -77,7 +78,9 @@ def log(
             report = client.audit_verify()
         _print_report(report, as_json)
         if not report["intact"]:
-            raise click.exceptions.Exit(1)
+            # Not click's Exit: ``main`` runs click with standalone_mode=False,
+            # which turns Exit into a return value.
+            sys.exit(1)
         return
     with open_client() as client:
         if count is None and since is not None:

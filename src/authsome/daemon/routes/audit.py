@@ -109,7 +109,10 @@ def list_events(
 def verify(viewer: ViewerDep, state: StateDep) -> AuditVerifyPublic:
     """Walk the whole chain; name the first event that does not fit."""
     if viewer.role != "admin":
-        raise OperationNotAllowed("only an admin principal may verify the whole audit log")
+        raise OperationNotAllowed(
+            "only an admin principal may verify the whole audit log",
+            hint="ask an admin to run `authsome log --verify`",
+        )
     with read_only_session(state.sessions, state.engine) as db:
         report = verify_chain(db)
     return AuditVerifyPublic(
