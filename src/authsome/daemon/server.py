@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 from collections.abc import Generator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,8 +118,15 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
+#: The GIL switch interval in the daemon. The audit batcher writes from a
+#: worker thread; with Python's default (5 ms) the proxy's event loop can wait
+#: that long for the GIL on every flush, which showed as a 4 ms p99.
+GIL_SWITCH_INTERVAL = 0.0005
+
+
 def serve(settings: ServerSettings) -> None:
     """Open everything, bind, serve until SIGINT/SIGTERM."""
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     state = open_state(settings)
     api_sock = bind_listener(settings.host, settings.port, what="API")
     try:
