@@ -6,7 +6,6 @@ environment behind its back. Unsafe combinations are refused when it loads.
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Annotated
 
@@ -14,18 +13,9 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from authsome.home import DEFAULT_API_PORT, DEFAULT_PROXY_PORT, HomeLayout
+from authsome.loopback import LOOPBACK_NAMES, is_loopback_host
 
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for loopback names and addresses (the only ones bound by default)."""
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+__all__ = ["LOOPBACK_NAMES", "ServerSettings", "is_loopback_host", "parse_resolve_entry"]
 
 
 def parse_resolve_entry(entry: str) -> tuple[str, tuple[str, int]]:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from authsome.config import is_loopback_host
 from authsome.errors import InvalidInput
 from authsome.home import DEFAULT_BASE_URL, HomeLayout, write_private_file
+from authsome.loopback import is_loopback_host
 
 
 @dataclass
