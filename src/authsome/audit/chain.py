@@ -37,8 +37,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from authsome.errors import AuditUnavailable
 from authsome.store.models import AuditEvent
 
 GENESIS = "0" * 64
@@ -120,10 +122,25 @@ def chain_tail(session: Session) -> tuple[int, str]:
 def append_events(session: Session, items: Sequence[Mapping[str, Any]]) -> None:
     """Chain and insert ``items`` (validated field dicts) in ``session``'s transaction.
 
-    One Core ``INSERT`` for all rows, not ORM objects: the proxy's batches
-    go through here, and ORM rows cost about twice the CPU (while holding
-    the GIL the proxy's event loop needs).
+    A database failure while writing the events themselves is raised as
+    ``AuditUnavailable``, so the caller's change fails closed with a clear
+    error (the caller's own pending changes are flushed first, so their
+    errors keep their own type).
     """
+    session.flush()
+    try:
+        _append(session, items)
+    except SQLAlchemyError as exc:
+        raise AuditUnavailable(
+            f"the audit log cannot be written ({type(exc).__name__}), so nothing was changed",
+            hint="authsome daemon logs",
+        ) from exc
+
+
+def _append(session: Session, items: Sequence[Mapping[str, Any]]) -> None:
+    # One Core INSERT for all rows, not ORM objects: the proxy's batches go
+    # through here, and ORM rows cost about twice the CPU (while holding the
+    # GIL the proxy's event loop needs).
     lock_chain(session)
     session.flush()  # earlier events of this transaction must be in the table
     last_id, prev = chain_tail(session)

@@ -8,15 +8,17 @@ import threading
 from importlib import resources
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from authsome.audit.chain import verify_chain
-from authsome.audit.writer import AuditBatcher
-from authsome.store.db import create_store_engine, make_session_factory, migrate
-from authsome.store.models import AuditEvent
+from authsome.audit.writer import AuditBatcher, record_event
+from authsome.errors import AuditUnavailable
+from authsome.store.db import create_store_engine, make_session_factory, migrate, transaction
+from authsome.store.models import AuditEvent, Deployment
 
 FAIL_TRIGGER = (
     "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "
@@ -56,12 +58,9 @@ def test_a_failed_write_makes_the_batcher_unhealthy_until_one_succeeds(
     with sqlite3.connect(db_path) as db:
         db.execute(FAIL_TRIGGER)
     batcher.add("credential_resolved", "success", provider="openai")
-    try:
+    with pytest.raises(AuditUnavailable) as refused:
         batcher.flush()
-    except Exception as exc:
-        assert "audit writes refused" in str(exc)
-    else:  # pragma: no cover - the trigger must refuse the insert
-        raise AssertionError("the flush should have failed")
+    assert "audit writes refused" in str(refused.value.__cause__)
     assert not batcher.healthy
     assert batcher.pending == 1  # kept for the next attempt
     with sqlite3.connect(db_path) as db:
@@ -126,3 +125,16 @@ def test_migration_links_events_written_before_the_chain(tmp_path: Path) -> None
         report = verify_chain(db)
     assert report.intact and report.checked == 3
     engine.dispose()
+
+
+def test_a_change_whose_event_cannot_be_written_is_refused(
+    sessions: sessionmaker[Session], db_path: Path
+) -> None:
+    with sqlite3.connect(db_path) as db:
+        db.execute(FAIL_TRIGGER)
+    refused = pytest.raises(AuditUnavailable, match="audit log cannot be written")
+    with refused, transaction(sessions) as session:
+        session.add(Deployment(id=1, deployment_id="d1", key_check=b"x"))
+        record_event(session, "daemon_started", "success")
+    with sessions() as session:
+        assert session.get(Deployment, 1) is None  # rolled back with its event
