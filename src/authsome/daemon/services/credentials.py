@@ -36,6 +36,7 @@ from authsome.daemon.services.oauth_refresh import (
     RefreshOutcome,
     TokenRefresher,
     Unusable,
+    login_hint,
 )
 from authsome.daemon.services.vaults import VaultKeys
 from authsome.flows.http import OutboundHttp
@@ -182,7 +183,14 @@ class CredentialResolver:
             found = find_connection(session, vault_id, provider.name, connection) if vault else None
             if vault is None or found is None or found.status != "active":
                 status = found.status if vault is not None and found is not None else None
-                return ResolvedCredential(provider.name, None, (), unusable=status)
+                problem = None
+                if found is not None and status == "needs_login":
+                    problem = (
+                        f"the {provider.name} connection {found.name!r} needs a new login "
+                        f"(its refresh token was refused); run "
+                        f"`{login_hint(provider.name, found.name)}`"
+                    )
+                return ResolvedCredential(provider.name, None, (), unusable=status, problem=problem)
             if found.auth_type == "oauth2":
                 return self._load_oauth(session, vault, found, provider)
             secret = open_secret(session, self._keys, vault, found, "api_key")
