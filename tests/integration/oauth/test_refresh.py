@@ -112,3 +112,21 @@ def test_long_outage_keeps_the_refresh_token_for_later(oauth_env: OAuthEnv) -> N
     attempts = oauth_env.server.token_requests("refresh_token")
     assert attempts[-1]["ok"] is True
     assert len({a["rt"] for a in attempts}) == 1  # never dropped, never replaced
+
+
+def test_library_resolves_share_the_refresh_too(oauth_env: OAuthEnv) -> None:
+    """POST /resolve runs in worker threads; their refresh still happens once, on the loop."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    oauth_env.pkce_login()
+    wait_until_expired(_expires_at(oauth_env))
+
+    def resolve(_index: int) -> str:
+        with oauth_env.api() as api:
+            answer = api.resolve("https://api.oauthco.test/v1/me")
+        return str(answer["headers"]["Authorization"])
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        headers = set(pool.map(resolve, range(10)))
+    assert len(oauth_env.server.token_requests("refresh_token")) == 1
+    assert headers == {f"Bearer {oauth_env.server.issued('AccessToken')[-1]}"}

@@ -21,11 +21,13 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import anyio
+import anyio.from_thread
 from sqlalchemy.orm import Session, sessionmaker
 
 from authsome.daemon.services.connections import find_connection, open_secret
@@ -130,7 +132,7 @@ class CredentialResolver:
         if isinstance(loaded, ResolvedCredential):
             self._store((vault_id, provider.name, connection), provider, loaded)
             return loaded
-        return self._on_loop(self.resolve_async(vault_id, provider, connection))
+        return self._on_loop(self.resolve_async, vault_id, provider, connection)
 
     async def resolve_async(
         self, vault_id: str, provider: ProviderDefinition, connection: str | None
@@ -264,19 +266,29 @@ class CredentialResolver:
         self._wake = asyncio.Event()
         self._tasks[None] = loop.create_task(self._refresh_in_background())
 
-    def _on_loop(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run ``coroutine`` on the daemon's loop from a worker thread and wait for it."""
-        loop = self._loop
+    def bind_loop(self) -> None:
+        """Adopt the running loop as the daemon's (refreshes and their single flight run there)."""
+        self._bind_loop()
+
+    def _on_loop(self, function: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+        """Run ``function(*args)`` on the daemon's loop from a worker thread and wait for it.
+
+        Every refresh must run on that one loop: single flight is per loop.
+        """
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             pass
         else:
-            coroutine.close()
             raise RuntimeError("resolve() blocks; on the event loop use resolve_async()")
+        loop = self._loop
         if loop is not None and loop.is_running():
-            return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=120)
-        return asyncio.run(coroutine)  # no daemon loop (tools, tests)
+            future = asyncio.run_coroutine_threadsafe(function(*args), loop)
+            return future.result(timeout=120)
+        try:  # a FastAPI worker thread knows its loop
+            return anyio.from_thread.run(function, *args)
+        except anyio.NoEventLoopError:
+            return asyncio.run(function(*args))  # no daemon loop at all (tools, tests)
 
     async def _refresh_in_background(self) -> None:
         assert self._wake is not None

@@ -229,6 +229,7 @@ def save_refreshed(session: Session, keys: VaultKeys, state: GrantState, tokens:
         return False
     current = session.get(ConnectionSecret, (connection.id, REFRESH_TOKEN))
     if (current.ciphertext if current else None) != state.refresh_blob:
+        release_lease(session, connection.id)
         return False
     now = datetime.now(UTC)
     _put_secret(session, keys, vault, connection, ACCESS_TOKEN, tokens.access_token)

@@ -28,6 +28,7 @@ class DaemonProxyBackend:
         self._runs = runs
         self._catalogue = catalogue
         self._resolver = resolver
+        resolver.bind_loop()  # built on the daemon's loop: refreshes run there
         self._audit = audit
         self._overrides = resolve_overrides
 
