@@ -300,9 +300,7 @@ class OAuthClientRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
-    __table_args__ = (
-        UniqueConstraint("provider", "base_url", "source", name="uq_oauth_client"),
-    )
+    __table_args__ = (UniqueConstraint("provider", "base_url", "source", name="uq_oauth_client"),)
 
 
 class OAuthGrant(Base):
