@@ -91,7 +91,8 @@ def build_chart(buckets: Sequence[Bucket], unit: str) -> Chart:
         for index, bucket in enumerate(buckets)
         if index % every == 0
     ]
-    y_ticks = [(round(baseline - plot_height * part / 2, 2), top * part // 2) for part in (0, 1, 2)]
+    values = sorted({0, top} | ({top // 2} if top % 2 == 0 else set()))
+    y_ticks = [(round(baseline - plot_height * value / top, 2), value) for value in values]
     return Chart(
         width=WIDTH,
         height=HEIGHT,
