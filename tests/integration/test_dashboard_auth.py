@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
+from collections.abc import Iterator
+from itertools import count
 from pathlib import Path
 
 import httpx
@@ -17,20 +20,57 @@ ADMIN, USER = "admin@example.com", "user@example.com"
 PASSWORD = "a long enough passphrase"
 
 
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """One daemon for the tests that only add principals and sessions of their own."""
+    running = start_daemon(tmp_path_factory.mktemp("auth") / "home")
+    Browser(running.url).register(ADMIN, PASSWORD)
+    yield running
+    running.stop()
+
+
 @pytest.fixture
-def admin(daemon: Daemon) -> Browser:
+def admin(shared: Daemon) -> Browser:
+    browser = Browser(shared.url)
+    browser.login(ADMIN, PASSWORD)
+    return browser
+
+
+@pytest.fixture
+def fresh_admin(daemon: Daemon) -> Browser:
+    """The first principal of a daemon of this test's own (rate-limit tests)."""
     browser = Browser(daemon.url)
     browser.register(ADMIN, PASSWORD)
     return browser
 
 
-def _open_registration(admin: Browser) -> None:
-    answer = admin.post("/ui/settings/registration", {"open": "on"}, form_page="/ui/settings")
+_users = count()
+
+
+def _invited_user(admin: Browser, shared: Daemon) -> tuple[Browser, str]:
+    """A new ``user`` principal, registered through an invite link."""
+    page = admin.post("/ui/settings/invites", form_page="/ui/settings/invites")
+    token = re.search(r"/invite/([A-Za-z0-9_-]+)", page.text)
+    assert token, page.text
+    email = f"user{next(_users)}@example.com"
+    browser = Browser(shared.url)
+    browser.register(email, PASSWORD, invite=token.group(1))
+    return browser, email
+
+
+def _set_registration(admin: Browser, is_open: bool) -> None:
+    answer = admin.post(
+        "/ui/settings/registration", {"open": "on" if is_open else "off"}, form_page="/"
+    )
     assert answer.status_code == 303
 
 
 def _signed_in(browser: Browser) -> bool:
     return browser.get("/ui/settings").status_code == 200
+
+
+def _session_hash(browser: Browser) -> str:
+    return hashlib.sha256(browser.http.cookies["authsome_session"].encode()).hexdigest()
 
 
 # --- registration and the first principal ---------------------------------------------
@@ -41,6 +81,16 @@ def test_first_principal_is_admin_and_registration_then_closes(daemon: Daemon) -
     assert first.get("/").headers["location"] == "/login"
     assert first.get("/login").headers["location"] == "/register"
     assert "Create the admin account" in first.get("/register").text
+    for weak, why in [
+        ("short pass", "at least 12"),
+        ("password1234", "too common"),
+        ("aaaaaaaaaaaaaaaa", "too common"),
+        (ADMIN, "must not be your email"),
+    ]:
+        answer = first.register(ADMIN, weak, expect=400)
+        assert why in answer.text, weak
+        assert weak == ADMIN or weak not in answer.text  # never echoed
+    assert scalar(daemon.home, "SELECT count(*) FROM principals") == 0
     first.register(ADMIN, PASSWORD)
     assert "admin" in first.get("/").text
     second = Browser(daemon.url)
@@ -81,28 +131,20 @@ def test_concurrent_first_registrations_make_exactly_one_admin(home: Path) -> No
         daemon.stop()
 
 
-def test_password_rules(daemon: Daemon) -> None:
-    browser = Browser(daemon.url)
-    for weak, why in [
-        ("short pass", "at least 12"),
-        ("password1234", "too common"),
-        ("aaaaaaaaaaaaaaaa", "too common"),
-        (ADMIN, "email"),
-    ]:
-        answer = browser.register(ADMIN, weak, expect=400)
-        assert why in answer.text, weak
-        assert weak not in answer.text.replace(ADMIN, "") or weak == ADMIN
-    assert scalar(daemon.home, "SELECT count(*) FROM principals") == 0
+def test_registration_switch_opens_registration_for_users(admin: Browser, shared: Daemon) -> None:
+    _set_registration(admin, True)
+    try:
+        assert "open: anyone" in admin.get("/ui/settings").text
+        Browser(shared.url).register("walk-in@example.com", PASSWORD)
+    finally:
+        _set_registration(admin, False)
+    role = scalar(shared.home, "SELECT role FROM principals WHERE email = 'walk-in@example.com'")
+    assert role == "user"
+    Browser(shared.url).register("late@example.com", PASSWORD, expect=403)
 
 
-def test_registration_switch_opens_registration_for_users(admin: Browser, daemon: Daemon) -> None:
-    _open_registration(admin)
-    assert "open: anyone" in admin.get("/ui/settings").text
-    Browser(daemon.url).register(USER, PASSWORD)
-    assert scalar(daemon.home, "SELECT role FROM principals WHERE email = ?", USER) == "user"
-
-
-def test_invite_link_is_single_use_and_expires(admin: Browser, daemon: Daemon) -> None:
+def test_invite_link_is_single_use_and_expires(admin: Browser, shared: Daemon) -> None:
+    daemon = shared
     page = admin.post("/ui/settings/invites", form_page="/ui/settings/invites")
     assert page.status_code == 200
     link = re.search(r'value="(http://[^"]+/invite/([^"]+))"', page.text)
@@ -111,8 +153,9 @@ def test_invite_link_is_single_use_and_expires(admin: Browser, daemon: Daemon) -
     assert token not in admin.get("/ui/settings/invites").text  # shown once
     invited = Browser(daemon.url)
     assert "You were invited" in invited.get(f"/invite/{token}").text
-    invited.register(USER, PASSWORD, invite=token)
-    assert scalar(daemon.home, "SELECT role FROM principals WHERE email = ?", USER) == "user"
+    invited.register("invited@example.com", PASSWORD, invite=token)
+    role = scalar(daemon.home, "SELECT role FROM principals WHERE email = 'invited@example.com'")
+    assert role == "user"
 
     again = Browser(daemon.url)
     used = again.get(f"/invite/{token}")
@@ -139,17 +182,18 @@ def test_invite_link_is_single_use_and_expires(admin: Browser, daemon: Daemon) -
 # --- sessions -------------------------------------------------------------------------
 
 
-def test_session_cookie_flags_on_loopback(daemon: Daemon) -> None:
-    browser = Browser(daemon.url)
-    answer = browser.register(ADMIN, PASSWORD)
+def test_session_cookie_flags_on_loopback(shared: Daemon) -> None:
+    browser = Browser(shared.url)
+    answer = browser.login(ADMIN, PASSWORD)
     cookie = answer.headers["set-cookie"]
     assert cookie.startswith("authsome_session=")
     flags = {part.strip().lower() for part in cookie.split(";")[1:]}
     assert {"httponly", "samesite=strict", "path=/"} <= flags
     assert "secure" not in flags
-    assert scalar(daemon.home, "SELECT count(*) FROM web_sessions") == 1
     token = cookie.split(";")[0].split("=", 1)[1]
-    assert scalar(daemon.home, "SELECT count(*) FROM web_sessions WHERE token_hash = ?", token) == 0
+    stored = "SELECT count(*) FROM web_sessions WHERE token_hash = ?"
+    assert scalar(shared.home, stored, token) == 0  # only its hash is kept
+    assert scalar(shared.home, stored, _session_hash(browser)) == 1
 
 
 def test_session_cookie_is_secure_behind_an_https_public_url(tmp_path: Path) -> None:
@@ -177,68 +221,61 @@ def test_session_cookie_is_secure_behind_an_https_public_url(tmp_path: Path) -> 
         daemon.stop()
 
 
-def test_sign_out_ends_the_session_server_side(admin: Browser, daemon: Daemon) -> None:
-    cookie = admin.http.cookies["authsome_session"]
+def test_sign_out_ends_the_session_server_side(admin: Browser, shared: Daemon) -> None:
+    cookie, digest = admin.http.cookies["authsome_session"], _session_hash(admin)
     location = admin.post("/logout", form_page="/").headers["location"]
     assert location == "/login?done=signed_out"
     assert "You are signed out" in admin.get(location).text
-    replay = Browser(daemon.url)
+    replay = Browser(shared.url)
     replay.http.cookies.set("authsome_session", cookie)
     assert replay.get("/ui/settings").headers["location"].startswith("/login")
-    assert scalar(daemon.home, "SELECT count(*) FROM web_sessions WHERE ended_at IS NULL") == 0
+    ended = "SELECT ended_at IS NOT NULL FROM web_sessions WHERE token_hash = ?"
+    assert scalar(shared.home, ended, digest) == 1
 
 
-def test_idle_and_absolute_expiry(admin: Browser, daemon: Daemon) -> None:
+def test_idle_and_absolute_expiry(admin: Browser, shared: Daemon) -> None:
     assert _signed_in(admin)
-    execute(daemon.home, "UPDATE web_sessions SET last_seen_at = ?", LONG_AGO)
+    idle = "UPDATE web_sessions SET last_seen_at = ? WHERE token_hash = ?"
+    execute(shared.home, idle, LONG_AGO, _session_hash(admin))
     assert not _signed_in(admin)
     admin.login(ADMIN, PASSWORD)
     assert _signed_in(admin)
-    execute(daemon.home, "UPDATE web_sessions SET expires_at = ? WHERE ended_at IS NULL", LONG_AGO)
+    absolute = "UPDATE web_sessions SET expires_at = ? WHERE token_hash = ?"
+    execute(shared.home, absolute, LONG_AGO, _session_hash(admin))
     answer = admin.get("/ui/agents")
     assert answer.status_code == 303
     assert answer.headers["location"] == "/login?next=/ui/agents"
 
 
-def test_password_change_ends_every_session(admin: Browser, daemon: Daemon) -> None:
-    other = Browser(daemon.url)
-    other.login(ADMIN, PASSWORD)
-    wrong = admin.post(
+def test_password_change_ends_every_session(admin: Browser, shared: Daemon) -> None:
+    first, email = _invited_user(admin, shared)
+    other = Browser(shared.url)
+    other.login(email, PASSWORD)
+    new = "another fine passphrase"
+    wrong = first.post(
         "/ui/settings/password",
-        {
-            "current_password": "not the password",
-            "new_password": "another fine passphrase",
-            "new_password_again": "another fine passphrase",
-        },
+        {"current_password": "not the password", "new_password": new, "new_password_again": new},
         form_page="/ui/settings",
     )
     assert wrong.status_code == 400 and "incorrect" in wrong.text
-    changed = admin.post(
+    changed = first.post(
         "/ui/settings/password",
-        {
-            "current_password": PASSWORD,
-            "new_password": "another fine passphrase",
-            "new_password_again": "another fine passphrase",
-        },
+        {"current_password": PASSWORD, "new_password": new, "new_password_again": new},
         form_page="/ui/settings",
     )
     assert changed.headers["location"] == "/login?done=password"
-    assert not _signed_in(admin) and not _signed_in(other)
-    admin.login(ADMIN, PASSWORD, expect=401)
-    admin.login(ADMIN, "another fine passphrase")
+    assert not _signed_in(first) and not _signed_in(other)
+    assert _signed_in(admin)  # another principal's sessions are untouched
+    first.login(email, PASSWORD, expect=401)
+    first.login(email, new)
 
 
-def test_admin_lists_and_ends_any_session(admin: Browser, daemon: Daemon) -> None:
-    _open_registration(admin)
-    user = Browser(daemon.url)
-    user.register(USER, PASSWORD)
+def test_admin_lists_and_ends_any_session(admin: Browser, shared: Daemon) -> None:
+    user, email = _invited_user(admin, shared)
     listing = admin.get("/ui/settings/sessions")
-    assert USER in listing.text and ADMIN in listing.text
+    assert email in listing.text and ADMIN in listing.text
     user_session = scalar(
-        daemon.home,
-        "SELECT s.id FROM web_sessions s JOIN principals p ON p.id = s.principal_id "
-        "WHERE p.email = ?",
-        USER,
+        shared.home, "SELECT id FROM web_sessions WHERE token_hash = ?", _session_hash(user)
     )
     ended = admin.post(
         f"/ui/settings/sessions/{user_session}/end", {"from": "all"}, form_page="/ui/settings"
@@ -256,8 +293,9 @@ def _registration_open(daemon: Daemon) -> int:
 
 
 def test_csrf_token_missing_or_wrong_is_refused_and_changes_nothing(
-    admin: Browser, daemon: Daemon
+    admin: Browser, shared: Daemon
 ) -> None:
+    daemon = shared
     other = Browser(daemon.url)
     foreign_token = other.csrf("/login")  # a real token, bound to another browser
     missing = admin.post("/ui/settings/registration", {"open": "on"}, omit_csrf=True)
@@ -269,9 +307,11 @@ def test_csrf_token_missing_or_wrong_is_refused_and_changes_nothing(
     assert _registration_open(daemon) == 0
     assert admin.post("/ui/settings/registration", {"open": "on"}, form_page="/").status_code == 303
     assert _registration_open(daemon) == 1
+    _set_registration(admin, False)
 
 
-def test_foreign_origin_is_refused_even_with_a_valid_token(admin: Browser, daemon: Daemon) -> None:
+def test_foreign_origin_is_refused_even_with_a_valid_token(admin: Browser, shared: Daemon) -> None:
+    daemon = shared
     token = admin.csrf("/")
     refusals = [
         {"Origin": "http://evil.test"},
@@ -307,7 +347,8 @@ def test_foreign_origin_is_refused_even_with_a_valid_token(admin: Browser, daemo
     assert _registration_open(daemon) == 0
 
 
-def test_foreign_host_is_refused_before_any_page(daemon: Daemon) -> None:
+def test_foreign_host_is_refused_before_any_page(shared: Daemon) -> None:
+    daemon = shared
     for path in ("/login", "/register", "/", "/claim/whatever"):
         answer = httpx.get(daemon.url + path, headers={"Host": "evil.test"})
         assert answer.status_code == 421, path
@@ -336,54 +377,89 @@ def test_security_headers_and_no_inline_script(admin: Browser) -> None:
 # --- rate limiting --------------------------------------------------------------------
 
 
+def _block_seconds(daemon: Daemon, kind: str) -> int:
+    """How long the last failure blocked the ``email`` or ``client`` counter."""
+    seconds = scalar(
+        daemon.home,
+        "SELECT (julianday(blocked_until) - julianday(last_failure_at)) * 86400 "
+        "FROM sign_in_throttle WHERE key LIKE ? AND blocked_until IS NOT NULL",
+        f"{kind}:%",
+    )
+    return round(seconds or 0)
+
+
 def test_failed_sign_ins_back_off_per_email_with_retry_after(
-    admin: Browser, daemon: Daemon
+    fresh_admin: Browser, daemon: Daemon
 ) -> None:
     browser = Browser(daemon.url)
     for _ in range(5):
         browser.login(ADMIN, "wrong password!", expect=401)
-    browser.login(ADMIN, "wrong password!", expect=401)  # the sixth failure starts the back-off
+    assert _block_seconds(daemon, "email") == 0  # five free failures
+    browser.login(ADMIN, "wrong password!", expect=401)  # the sixth starts the back-off
+    assert _block_seconds(daemon, "email") == 1
     limited = browser.login(ADMIN, PASSWORD, expect=429)  # even the right password waits
     assert limited.headers["retry-after"] == "1"
     assert "too many failed sign-ins" in limited.text
     time.sleep(1.1)
     browser.login(ADMIN, "wrong password!", expect=401)
-    assert browser.login(ADMIN, PASSWORD, expect=429).headers["retry-after"] == "2"  # doubled
+    assert _block_seconds(daemon, "email") == 2  # doubled
     time.sleep(2.1)
     browser.login(ADMIN, PASSWORD)
+    assert (
+        scalar(daemon.home, "SELECT count(*) FROM sign_in_throttle WHERE key LIKE 'email:%'") == 0
+    )
     # Another email from the same client is not blocked by this email's counter.
-    assert Browser(daemon.url).login(USER, "wrong password!", expect=401)
-    events = scalar(
+    Browser(daemon.url).login(USER, "wrong password!", expect=401)
+    outcomes = scalar(
         daemon.home,
         "SELECT group_concat(outcome) FROM (SELECT outcome FROM audit_events "
         "WHERE event = 'principal_sign_in' ORDER BY id)",
-    )
-    assert events.split(",").count("failure") == 8
-    assert events.split(",").count("denied") == 2
-    assert events.split(",")[-2] == "success"
+    ).split(",")
+    assert outcomes.count("failure") == 8
+    assert outcomes.count("denied") == 1
+    assert outcomes[-2:] == ["success", "failure"]
 
 
-def test_failed_sign_ins_are_limited_per_client(admin: Browser, daemon: Daemon) -> None:
+def test_failed_sign_ins_are_limited_per_client(fresh_admin: Browser, daemon: Daemon) -> None:
     browser = Browser(daemon.url)
     for index in range(21):  # a different email each time: only the client counter grows
         browser.login(f"guess{index}@example.com", "wrong password!", expect=401)
+    assert _block_seconds(daemon, "email") == 0
+    assert _block_seconds(daemon, "client") == 1  # 20 free failures per client
+    # Stretch the block so the check below cannot race its end on a slow machine.
+    execute(
+        daemon.home,
+        "UPDATE sign_in_throttle SET blocked_until = '2999-01-01 00:00:00.000000' "
+        "WHERE key LIKE 'client:%'",
+    )
     limited = browser.login(ADMIN, PASSWORD, expect=429)
-    assert int(limited.headers["retry-after"]) >= 1
+    assert int(limited.headers["retry-after"]) > 3600
     counters = scalar(daemon.home, "SELECT count(*) FROM sign_in_throttle WHERE key LIKE 'email:%'")
     assert counters == 21
     assert scalar(daemon.home, "SELECT count(*) FROM sign_in_throttle WHERE key LIKE '%@%'") == 0
 
 
-def test_headless_claim_is_rate_limited_too(admin: Browser, daemon: Daemon) -> None:
-    for _ in range(6):
-        wrong = daemon.cli("init", "--email", ADMIN, "--password-stdin", input="bad password!!\n")
-        assert wrong.code == 2
+def test_headless_claim_shares_the_sign_in_limit(fresh_admin: Browser, daemon: Daemon) -> None:
+    browser = Browser(daemon.url)
+    for _ in range(6):  # the sixth failure blocks this email (for 1 s)
+        browser.login(ADMIN, "wrong password!", expect=401)
+    blocked = scalar(daemon.home, "SELECT count(*) FROM sign_in_throttle WHERE blocked_until > 0")
+    assert blocked == 1
+    # Stretch the block so a slow CLI start still meets it.
+    execute(daemon.home, "UPDATE sign_in_throttle SET blocked_until = '2999-01-01 00:00:00.000000'")
     limited = daemon.cli("init", "--email", ADMIN, "--password-stdin", input=PASSWORD + "\n")
     assert limited.code == 2
     assert "too many failed sign-ins" in limited.err
+    denied = scalar(
+        daemon.home,
+        "SELECT count(*) FROM audit_events WHERE event = 'principal_sign_in' "
+        "AND outcome = 'denied' AND detail LIKE '%headless%'",
+    )
+    assert denied == 1
 
 
-def test_login_redirects_only_to_local_paths(admin: Browser, daemon: Daemon) -> None:
+def test_login_redirects_only_to_local_paths(shared: Daemon) -> None:
+    daemon = shared
     browser = Browser(daemon.url)
     for target, expected in [
         ("/ui/agents", "/ui/agents"),

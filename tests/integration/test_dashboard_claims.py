@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from authsome.crypto.identity_keys import IdentityKey
 from tests.conftest import EMAIL, PASSWORD
 from tests.integration.conftest import Gateway
-from tests.support.daemon import Daemon
+from tests.support.daemon import Daemon, start_daemon
 from tests.support.pop import signed
 from tests.support.web import LONG_AGO, Browser, execute, scalar
 
@@ -21,11 +23,34 @@ ADMIN = "admin@example.com"
 ADMIN_PASSWORD = "a long enough passphrase"
 
 
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """One daemon for this module: every test makes its own agents and filters by them."""
+    running = start_daemon(tmp_path_factory.mktemp("claims") / "home")
+    Browser(running.url).register(ADMIN, ADMIN_PASSWORD)
+    yield running
+    running.stop()
+
+
 @pytest.fixture
-def admin(daemon: Daemon) -> Browser:
-    browser = Browser(daemon.url)
-    browser.register(ADMIN, ADMIN_PASSWORD)
+def daemon(shared: Daemon) -> Daemon:
+    return shared
+
+
+@pytest.fixture
+def admin(shared: Daemon) -> Browser:
+    browser = Browser(shared.url)
+    browser.login(ADMIN, ADMIN_PASSWORD)
     return browser
+
+
+def _agent_env(daemon: Daemon, tmp_path: Path) -> dict[str, str]:
+    """A separate client home for a CLI agent of the shared daemon."""
+    return daemon.env | {"AUTHSOME_HOME": str(tmp_path / "agent"), "AUTHSOME_BASE_URL": daemon.url}
+
+
+def _identity_id(daemon: Daemon, handle: str) -> str:
+    return str(scalar(daemon.home, "SELECT id FROM identities WHERE handle = ?", handle))
 
 
 def _new_agent(daemon: Daemon) -> tuple[IdentityKey, dict]:
@@ -104,7 +129,11 @@ def test_reject_leaves_the_agent_unclaimed(admin: Browser, daemon: Daemon) -> No
     status = _status(daemon, key)
     assert status["status"] == "pending" and status["claim_state"] == "rejected"
     assert signed(key, "GET", daemon.url + "/whoami").json()["error"] == "identity_pending"
-    event = scalar(daemon.home, "SELECT count(*) FROM audit_events WHERE event = 'claim_rejected'")
+    event = scalar(
+        daemon.home,
+        "SELECT count(*) FROM audit_events WHERE event = 'claim_rejected' AND identity = ?",
+        registered["handle"],
+    )
     assert event == 1
 
 
@@ -113,21 +142,27 @@ def test_expired_claim_is_refused_and_init_again_issues_a_fresh_one(
 ) -> None:
     key, registered = _new_agent(daemon)
     old_path = _claim_path(registered)
-    execute(daemon.home, "UPDATE claims SET expires_at = ?", LONG_AGO)
+    identity_id = _identity_id(daemon, registered["handle"])
+    execute(
+        daemon.home, "UPDATE claims SET expires_at = ? WHERE identity_id = ?", LONG_AGO, identity_id
+    )
     assert admin.get(old_path).status_code == 404
     assert _decide(admin, old_path, decision="accept", grant="all").status_code == 404
     assert _status(daemon, key)["claim_state"] == "expired"
     assert _status(daemon, key)["status"] == "pending"
 
     # Looking up the status created no claim and revealed no token.
-    assert scalar(daemon.home, "SELECT count(*) FROM claims") == 1
+    assert (
+        scalar(daemon.home, "SELECT count(*) FROM claims WHERE identity_id = ?", identity_id) == 1
+    )
     assert _status(daemon, key).get("claim_url") is None
 
     again = signed(key, "POST", daemon.url + "/identities", body=b"{}").json()
     assert again["handle"] == registered["handle"]
     new_path = _claim_path(again)
     assert new_path != old_path
-    assert scalar(daemon.home, "SELECT count(*) FROM claims WHERE token_hash IS NOT NULL") == 1
+    live = "SELECT count(*) FROM claims WHERE token_hash IS NOT NULL AND identity_id = ?"
+    assert scalar(daemon.home, live, identity_id) == 1
     assert _decide(admin, new_path, decision="accept", grant="all").status_code == 303
     assert _status(daemon, key)["status"] == "active"
 
@@ -136,7 +171,11 @@ def test_token_has_at_least_128_bits(daemon: Daemon) -> None:
     _key, registered = _new_agent(daemon)
     token = _claim_path(registered).removeprefix("/claim/")
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", token)  # 32 random bytes, base64url
-    stored = scalar(daemon.home, "SELECT token_hash FROM claims")
+    stored = scalar(
+        daemon.home,
+        "SELECT token_hash FROM claims WHERE identity_id = ?",
+        _identity_id(daemon, registered["handle"]),
+    )
     assert stored != token and len(stored) == 64
 
 
@@ -154,7 +193,11 @@ def test_grant_edit_and_revoke_from_the_agent_page(admin: Browser, daemon: Daemo
     assert "anthropic, openai; reveal allowed" in admin.get(page).text
     unknown = admin.post(f"{page}/grant", {"grant": "list", "providers": ["nope"]}, form_page=page)
     assert unknown.status_code == 400
-    changes = scalar(daemon.home, "SELECT count(*) FROM audit_events WHERE event = 'grant_changed'")
+    changes = scalar(
+        daemon.home,
+        "SELECT count(*) FROM audit_events WHERE event = 'grant_changed' AND identity = ?",
+        handle,
+    )
     assert changes == 2  # at accept, then the edit; the refused edit wrote nothing
 
     revoked = admin.post(f"{page}/revoke", form_page=page)
@@ -164,10 +207,12 @@ def test_grant_edit_and_revoke_from_the_agent_page(admin: Browser, daemon: Daemo
     assert "revoked" in admin.get("/ui/agents").text
 
 
-def test_init_waits_for_the_browser_and_reports_who_claimed(admin: Browser, daemon: Daemon) -> None:
+def test_init_waits_for_the_browser_and_reports_who_claimed(
+    admin: Browser, daemon: Daemon, tmp_path: Path
+) -> None:
     child = subprocess.Popen(
         [*_authsome(), "init"],
-        env=daemon.env,
+        env=_agent_env(daemon, tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -185,10 +230,10 @@ def test_init_waits_for_the_browser_and_reports_who_claimed(admin: Browser, daem
     assert f"claimed by {ADMIN} (admin)" in out
 
 
-def test_init_exits_2_when_rejected(admin: Browser, daemon: Daemon) -> None:
+def test_init_exits_2_when_rejected(admin: Browser, daemon: Daemon, tmp_path: Path) -> None:
     child = subprocess.Popen(
         [*_authsome(), "init"],
-        env=daemon.env,
+        env=_agent_env(daemon, tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -203,8 +248,27 @@ def test_init_exits_2_when_rejected(admin: Browser, daemon: Daemon) -> None:
     assert "the claim was rejected" in err and "authsome init" in err
 
 
-def test_init_no_wait_prints_the_link_and_returns(daemon: Daemon) -> None:
-    result = daemon.cli("init", "--no-wait")
+def test_ctrl_c_stops_waiting(daemon: Daemon, tmp_path: Path) -> None:
+    child = subprocess.Popen(
+        [*_authsome(), "init"],
+        env=_agent_env(daemon, tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        _read_claim_path(child)
+        child.send_signal(signal.SIGINT)
+        _out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode == 2
+    assert "cancelled" in err and "Traceback" not in err
+
+
+def test_init_no_wait_prints_the_link_and_returns(daemon: Daemon, tmp_path: Path) -> None:
+    result = daemon.cli("init", "--no-wait", env=_agent_env(daemon, tmp_path))
     assert result.code == 0, result.err
     assert "/claim/" in result.out
 

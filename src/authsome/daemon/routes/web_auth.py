@@ -123,17 +123,16 @@ def invite_page(token: str, request: Request, browser: BrowserDep, state: StateD
 @router.post("/register")
 def register(request: Request, browser: BrowserDep, form: FormDep, state: StateDep) -> Response:
     email, invite = form.get("email")[:320], form.get("invite")[:128] or None
-    if form.get("password") != form.get("password_again"):
-        error = "the two passwords differ"
-    else:
-        try:
-            with transaction(state.sessions) as db:
-                principal = register_principal(db, email, form.get("password"), invite_token=invite)
-            return _signed_in_redirect(request, state, browser, principal, "/")
-        except (InvalidInput, OperationNotAllowed) as exc:
-            error = exc.message + (f" ({exc.hint})" if exc.hint else "")
+    try:
+        if form.get("password") != form.get("password_again"):
+            raise InvalidInput("the two passwords differ")
+        with transaction(state.sessions) as db:
+            principal = register_principal(db, email, form.get("password"), invite_token=invite)
+        return _signed_in_redirect(request, state, browser, principal, "/")
+    except (InvalidInput, OperationNotAllowed) as exc:
+        error = exc.message + (f" ({exc.hint})" if exc.hint else "")
+        status = exc.http_status
     mode = _registration_mode(state, invite)
-    status = 403 if mode == "closed" else 400
     return render(
         request,
         "register.html",
