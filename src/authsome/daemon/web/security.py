@@ -208,7 +208,10 @@ async def get_form(request: Request, browser: BrowserDep, state: StateDep) -> Fo
     if content_type != "application/x-www-form-urlencoded":
         raise WebError(400, "Forms must be sent as application/x-www-form-urlencoded.")
     body = (await request.body()).decode("utf-8", errors="replace")
-    form = Form(parse_qs(body, keep_blank_values=True, max_num_fields=2000))
+    try:
+        form = Form(parse_qs(body, keep_blank_values=True, max_num_fields=2000))
+    except ValueError:
+        raise WebError(400, "That form has too many fields.") from None
     submitted = form.get("csrf")
     if not submitted or not hmac.compare_digest(browser.csrf.encode(), submitted.encode()):
         raise WebError(403, "This form has expired or did not come from this page. Reload it.")
@@ -270,8 +273,7 @@ class WebRoute(APIRoute):
                 response = error_page(request, 429, exc.message)
                 response.headers["Retry-After"] = str(exc.retry_after)
             except AuthsomeError as exc:
-                status = 404 if exc.http_status == 404 else exc.http_status
-                response = error_page(request, status, exc.message)
+                response = error_page(request, exc.http_status, exc.message)
             except RequestValidationError:
                 response = error_page(request, 400, "That request was malformed.")
             return _finish(request, response)
