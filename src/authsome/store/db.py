@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,8 +82,41 @@ def read_only_session(factory: sessionmaker[Session], engine: Engine) -> Iterato
         yield session  # closing the session ends (rolls back) the snapshot
 
 
+_REVISION = re.compile(r"^revision(?:\s*:[^=]*)?=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision(?:\s*:[^=]*)?=\s*(.+)$", re.MULTILINE)
+
+
+def script_heads() -> frozenset[str] | None:
+    """The newest revisions of the migration scripts, read from their text.
+
+    Lets a daemon whose database is current skip importing Alembic (about
+    9 MiB of resident memory and a tenth of a second at every start). None
+    when a script does not look as expected: then Alembic decides.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (resources.files("authsome.store") / "migrations" / "versions").iterdir():
+        if not script.name.endswith(".py"):
+            continue
+        text = script.read_text(encoding="utf-8")
+        revision = _REVISION.search(text)
+        down = _DOWN_REVISION.search(text)
+        if revision is None or down is None:
+            return None
+        revisions.add(revision.group(1))
+        parents.update(re.findall(r"[\"']([^\"']+)[\"']", down.group(1)))
+    return frozenset(revisions - parents) or None
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (Alembic), or explain why not."""
+    try:
+        heads = script_heads()
+        current = current_revision(engine)
+        if heads is not None and current is not None and set(current.split(",")) == heads:
+            return
+    except (DatabaseError, OperationalError, sqlite3.DatabaseError):
+        pass  # Alembic below reports it
     from alembic import command
     from alembic.config import Config
 

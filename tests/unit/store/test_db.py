@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from authsome.store.db import StoreError, create_store_engine, current_revision, migrate
+from authsome.store.db import (
+    StoreError,
+    create_store_engine,
+    current_revision,
+    migrate,
+    script_heads,
+)
 
 
 def _script_heads() -> list[str]:
@@ -57,3 +63,24 @@ def test_damaged_database_is_reported_not_recreated(tmp_path: Path) -> None:
         migrate(create_store_engine(f"sqlite:///{path}"))
     assert str(path) in caught.value.message
     assert path.read_bytes() == garbage
+
+
+def test_heads_read_from_the_script_text_match_alembics() -> None:
+    assert script_heads() == frozenset(_script_heads())
+
+
+def test_a_current_database_is_opened_without_importing_alembic(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'current.db'}"
+    migrate(create_store_engine(url))
+    probe = (
+        "import sys\n"
+        "from authsome.store.db import create_store_engine, migrate\n"
+        f"migrate(create_store_engine({url!r}))\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
