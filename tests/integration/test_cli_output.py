@@ -183,7 +183,11 @@ def _complete(daemon: Daemon, words: str) -> list[str]:
 
 
 def test_completion_scripts_and_names_from_the_daemon(shared: Daemon) -> None:
-    for shell, marker in (("bash", "complete -o"), ("zsh", "compdef"), ("fish", "--command authsome")):
+    for shell, marker in (
+        ("bash", "complete -o"),
+        ("zsh", "compdef"),
+        ("fish", "--command authsome"),
+    ):
         script = shared.cli("completion", shell)
         assert script.code == 0 and "_AUTHSOME_COMPLETE" in script.out and marker in script.out
     assert shared.cli("completion", "tcsh").code == 2

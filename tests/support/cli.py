@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tests.support.daemon import Daemon, start_daemon
 
+T = TypeVar("T")
 PASSWORD = "correct horse battery staple"
 EMAIL = "admin@example.com"
 
@@ -55,3 +58,15 @@ def audit_rows(home: Path, event: str) -> list[tuple[Any, ...]]:
             (event,),
         ).fetchall()
     return [(*row[:4], json.loads(row[4] or "{}")) for row in rows]
+
+
+def eventually(check: Callable[[], T], *, timeout: float = 10.0) -> T:
+    """``check()``'s result once it stops raising AssertionError (batched audit events)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
