@@ -299,3 +299,23 @@ def test_daemon_start_and_stop_are_events(daemon: Daemon) -> None:
     with make_session_factory(engine)() as session:
         assert verify_chain(session).intact
     engine.dispose()
+
+
+def test_registering_a_provider_again_is_an_update(claimed: Daemon, tmp_path: Path) -> None:
+    definition = {
+        "schema_version": 1,
+        "name": "acme",
+        "display_name": "Acme",
+        "auth_type": "api_key",
+        "flow": "api_key",
+        "api_url": ["api.acme.test"],
+        "api_key": {"header_name": "X-Acme-Key", "header_prefix": "", "env_var": "ACME_API_KEY"},
+    }
+    path = tmp_path / "acme.json"
+    path.write_text(json.dumps(definition))
+    assert claimed.cli("provider", "register", str(path)).code == 0
+    definition["display_name"] = "Acme Corp"
+    path.write_text(json.dumps(definition))
+    assert claimed.cli("provider", "register", str(path), "--force").code == 0
+    events = [(e["event"], e["provider"]) for e in _log(claimed, "--provider", "acme")]
+    assert events == [("provider_registered", "acme"), ("provider_updated", "acme")]

@@ -60,6 +60,8 @@ def test_no_oauth_secret_reaches_the_audit_trail(oauth_env: OAuthEnv) -> None:
         assert secret not in log.out
     seen = {(row["event"], row["outcome"], row["provider"]) for row in rows}
     for expected in [
+        ("login_started", "success", "oauthco"),
+        ("login_started", "success", "oauthdev"),
         ("client_registered", "success", "oauthco"),
         ("client_registered", "success", "oauthmcp"),
         ("login", "success", "oauthco"),

@@ -4,8 +4,9 @@ An event is written by ``record_event(session, NAME, ...)``, by an audit
 batcher's ``.add(NAME, ...)``, or by a field dict ``{"event": NAME, ...}``
 given to ``checked_fields``/``append_events``. ``NAME`` may be a literal, a
 module constant, a conditional of those, or a parameter of the enclosing
-function; a parameter is followed to every call of that function in the
-source (by keyword or position), recursively. Anything else is reported as
+function or a local variable assigned from those; a parameter is followed
+to every call of that function in the source (by keyword or position),
+recursively. Anything else is reported as
 unresolved, so a new way of naming events cannot slip past the check.
 """
 
@@ -71,6 +72,16 @@ def _enclosing_function(module: _Module, node: ast.AST) -> ast.FunctionDef | Non
         if isinstance(current, ast.FunctionDef | ast.AsyncFunctionDef):
             return current  # type: ignore[return-value]
     return None
+
+
+def _local_values(function: ast.FunctionDef, name: str) -> list[ast.expr]:
+    """Values assigned to the local ``name`` in ``function`` (``name = ...``)."""
+    return [
+        node.value
+        for node in ast.walk(function)
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+    ]
 
 
 def _params(function: ast.FunctionDef) -> list[str]:
@@ -140,6 +151,11 @@ class _Scanner:
             self._resolve(module, value.orelse, at)
         elif isinstance(value, ast.Name):
             function = _enclosing_function(module, at)
+            assigned = _local_values(function, value.id) if function is not None else []
+            if assigned:
+                for item in assigned:
+                    self._resolve(module, item, at)
+                return
             if function is None or value.id not in _params(function):
                 self.scan.unresolved.append(f"{self._where(module, at)}: {value.id}")
                 return

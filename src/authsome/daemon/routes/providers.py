@@ -85,11 +85,13 @@ def register_provider(
     raw = json.dumps(body.definition)
     definition = load_provider_json(raw, source="request body")
     with state.catalogue_lock, transaction(state.sessions) as db:
+        replaced = state.catalogue.find(definition.name) is not None
         updated = state.catalogue.with_custom(definition, force=body.force)
         db.merge(
             CustomProvider(name=definition.name, definition=raw, created_by=caller.principal_id)
         )
-        _audit(db, "provider_registered", caller, definition.name, force=body.force)
+        event = "provider_updated" if replaced else "provider_registered"
+        _audit(db, event, caller, definition.name, force=body.force)
         db.flush()
         state.catalogue = updated
     state.resolver.invalidate_provider(definition.name)

@@ -542,8 +542,19 @@ class OAuthLogins:
             raise AuthenticationFailed(_expired_message(row))
 
     def _insert(self, row: AuthSession) -> None:
+        """A new login: the session and its ``login_started`` event in one transaction."""
         with transaction(self._sessions) as db:
             db.add(row)
+            record_event(
+                db,
+                "login_started",
+                "success",
+                identity=row.identity_handle,
+                principal_id=row.principal_id,
+                provider=row.provider,
+                connection=row.connection,
+                detail={"flow": row.flow, "needs_client": row.status == "needs_client"},
+            )
 
     def _update(self, row: AuthSession) -> None:
         with transaction(self._sessions) as db:

@@ -47,11 +47,12 @@ def save_custom_provider(
         raise InvalidProvider(
             f"{SOURCE}: name: editing '{expected_name}' cannot rename it to '{definition.name}'"
         )
+    replaced = catalogue.find(definition.name) is not None
     updated = catalogue.with_custom(definition, force=force)
     session.merge(CustomProvider(name=definition.name, definition=raw, created_by=by))
     record_event(
         session,
-        "provider_registered",
+        "provider_updated" if replaced else "provider_registered",
         "success",
         principal_id=by,
         provider=definition.name,
