@@ -22,12 +22,22 @@ What it measures:
 - the daemon's CPU time per proxied request (``/proc/<pid>/stat``) and its
   resident memory when idle;
 - a PoP-signed ``GET /whoami`` vs an unsigned ``GET /health`` (keep-alive);
-- wall time of ``authsome run -- true``.
+- the first request of a fresh run (new run token, new client: CONNECT,
+  both TLS handshakes, the credential), to a host the daemon already knows
+  and to one it has never seen (a new leaf certificate, a new upstream
+  connection);
+- server-sent events: upstream write to client read, direct vs proxied;
+- 32 concurrent keep-alive clients: direct, through Authsome and, when
+  ``mitmdump`` is available (``--mitmdump PATH``), through mitmproxy;
+- wall time of ``authsome run -- true``;
+- daemon cold start to ``/health`` (a new home, then restarts of it) and
+  its RSS when idle.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -47,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from loadgen import LoadResult, direct, find_mitmdump, mitmdump, run_load, through_proxy
 
 from authsome import __version__
 from authsome.client.connect import open_client
@@ -65,10 +76,37 @@ class Config:
     fresh: int
     pop: int
     runs: int
+    sse_events: int
+    load_seconds: float
+    load_rounds: int
+    restarts: int
 
 
-FULL = Config(requests=2000, rounds=5, fresh=20, pop=1000, runs=10)
-QUICK = Config(requests=200, rounds=2, fresh=5, pop=100, runs=3)
+FULL = Config(
+    requests=2000,
+    rounds=5,
+    fresh=20,
+    pop=1000,
+    runs=10,
+    sse_events=100,
+    load_seconds=5.0,
+    load_rounds=3,
+    restarts=5,
+)
+QUICK = Config(
+    requests=200,
+    rounds=2,
+    fresh=5,
+    pop=100,
+    runs=3,
+    sse_events=20,
+    load_seconds=1.0,
+    load_rounds=1,
+    restarts=2,
+)
+CLIENTS = 32
+#: Host names the daemon has never seen: one per fresh-run sample.
+NEW_HOSTS = [f"new{index}.bench.test" for index in range(FULL.fresh)]
 
 
 # --- processes -----------------------------------------------------------------------
@@ -112,14 +150,14 @@ def upstream(work: Path) -> Iterator[tuple[int, Path]]:
     """The stand-in API in its own process; yields its port and its CA file."""
     ca_file = work / "upstream-ca.pem"
     out = work / "upstream.out"
+    names = [arg for name in [HOST, *NEW_HOSTS] for arg in ("--name", name)]
     with open(out, "wb") as sink:
         process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "authsome.testing.upstream",
-                "--name",
-                HOST,
+                *names,
                 "--ca-out",
                 str(ca_file),
             ],
@@ -142,22 +180,17 @@ def _first_number(text: str) -> str | None:
 
 
 @contextmanager
-def daemon(env: dict[str, str], work: Path, upstream_port: int, ca: Path) -> Iterator[int]:
+def daemon(
+    env: dict[str, str], work: Path, upstream_port: int | None = None, ca: Path | None = None
+) -> Iterator[int]:
     """``authsome daemon serve`` on free ports; yields its pid once it answers."""
     layout = HomeLayout(Path(env["AUTHSOME_HOME"]))
-    args = [
-        "daemon",
-        "serve",
-        "--port",
-        "0",
-        "--proxy-port",
-        "0",
-        "--proxy-resolve",
-        f"{HOST}=127.0.0.1:{upstream_port}",
-        "--upstream-ca",
-        str(ca),
-    ]
-    with open(work / "daemon.log", "wb") as log:
+    args = ["daemon", "serve", "--port", "0", "--proxy-port", "0"]
+    if upstream_port is not None and ca is not None:
+        for name in [HOST, *NEW_HOSTS]:
+            args += ["--proxy-resolve", f"{name}=127.0.0.1:{upstream_port}"]
+        args += ["--upstream-ca", str(ca)]
+    with open(work / "daemon.log", "ab") as log:
         process = subprocess.Popen(
             [*authsome_command(), *args], env=env, stdout=log, stderr=subprocess.STDOUT
         )
@@ -199,7 +232,7 @@ def set_up_home(env: dict[str, str], work: Path) -> str:
         "display_name": "Bench API",
         "auth_type": "api_key",
         "flow": "api_key",
-        "api_url": [HOST],
+        "api_url": [HOST, "*.bench.test"],
         "api_key": {
             "header_name": "Authorization",
             "header_prefix": "Bearer",
@@ -282,6 +315,8 @@ class Paths:
 
     def __init__(self, upstream_port: int, upstream_ca: Path, run: dict[str, Any], key: str):
         self.key = key
+        self.port = upstream_port
+        self.upstream_ca = upstream_ca
         self.direct_url = f"https://127.0.0.1:{upstream_port}{PATH}"
         self.direct_headers = {"Host": HOST, "Authorization": f"Bearer {key}"}
         self.direct_verify = ssl.create_default_context(cafile=str(upstream_ca))
@@ -388,6 +423,167 @@ def run_true(env: dict[str, str], config: Config) -> float:
     return statistics.median(samples)
 
 
+def fresh_runs(paths: Paths, config: Config) -> dict[str, float]:
+    """First request of a new run: new token, new client, CONNECT, both handshakes.
+
+    ``known``: a host the daemon has served before (its leaf certificate and
+    an upstream connection are ready). ``new``: a host it has never seen, so
+    a leaf is minted and a new upstream TCP + TLS connection opened.
+    """
+    samples: dict[str, list[float]] = {"known": [], "new": []}
+    with open_client() as client:
+        for index in range(config.fresh):
+            for kind, host in (("known", HOST), ("new", NEW_HOSTS[index])):
+                run = client.start_run()
+                try:
+                    fresh = Paths(paths.port, paths.upstream_ca, run, paths.key)
+                    with fresh.proxied_client() as http:
+                        t0 = time.perf_counter()
+                        response = http.get(f"https://{host}{PATH}")
+                        samples[kind].append(time.perf_counter() - t0)
+                    check_echo(response, paths.key)
+                finally:
+                    client.end_run(run["run_id"])
+    return {kind: statistics.median(values) * 1e3 for kind, values in samples.items()}
+
+
+def _sse_delays(
+    client: httpx.Client, url: str, headers: dict[str, str], extensions: dict[str, Any]
+) -> list[float]:
+    """Milliseconds from the upstream writing each event to this client reading it."""
+    delays = []
+    with client.stream("GET", url, headers=headers, extensions=extensions) as response:
+        buffer = b""
+        for chunk in response.iter_raw():
+            now = time.monotonic()  # the upstream stamps events with the same clock
+            buffer += chunk
+            while b"\n\n" in buffer:
+                event, buffer = buffer.split(b"\n\n", 1)
+                for line in event.split(b"\n"):
+                    if line.startswith(b"sent: "):
+                        delays.append((now - float(line[6:])) * 1e3)
+    return delays
+
+
+def sse_latency(paths: Paths, config: Config) -> dict[str, float]:
+    query = f"/sse?count={config.sse_events}&interval=0.01"
+    direct_p50: list[float] = []
+    proxied_p50: list[float] = []
+    with paths.direct_client() as direct_client, paths.proxied_client() as proxied_client:
+        for _ in range(3):
+            delays = _sse_delays(
+                direct_client,
+                f"https://127.0.0.1:{paths.port}{query}",
+                {"Host": HOST},
+                {"sni_hostname": HOST},
+            )
+            direct_p50.append(percentile(delays, 0.5))
+            delays = _sse_delays(proxied_client, f"https://{HOST}{query}", {}, {})
+            proxied_p50.append(percentile(delays, 0.5))
+    added = [p - d for d, p in zip(direct_p50, proxied_p50, strict=True)]
+    return {
+        "direct_p50_ms": statistics.median(direct_p50),
+        "proxied_p50_ms": statistics.median(proxied_p50),
+        "added_p50_ms": statistics.median(added),
+    }
+
+
+def concurrency(
+    paths: Paths, config: Config, daemon_pid: int, work: Path, mitm_binary: str | None
+) -> dict[str, Any]:
+    """32 keep-alive clients for a few seconds each: direct, Authsome, mitmproxy."""
+    token = paths.proxy.split("run:", 1)[1].split("@", 1)[0]
+    proxy_port = int(paths.proxy.rsplit(":", 1)[1])
+    ways = {
+        "direct": direct(paths.port, paths.direct_verify, HOST),
+        "authsome": through_proxy(
+            proxy_port, f"{HOST}:443", paths.proxied_verify, HOST, auth=f"run:{token}"
+        ),
+    }
+    results: dict[str, list[LoadResult]] = {name: [] for name in ways}
+    cpu = {"authsome": 0.0}
+    with contextlib.ExitStack() as stack:
+        if mitm_binary is not None:
+            mitm = stack.enter_context(mitmdump(mitm_binary, work, paths.upstream_ca, paths.key))
+            mitm_verify = ssl.create_default_context(cafile=str(mitm.ca_file))
+            ways["mitmproxy"] = through_proxy(
+                mitm.port, f"127.0.0.1:{paths.port}", mitm_verify, "127.0.0.1"
+            )
+            results["mitmproxy"] = []
+            cpu["mitmproxy"] = 0.0
+            pids = {"authsome": daemon_pid, "mitmproxy": mitm.pid}
+        else:
+            pids = {"authsome": daemon_pid}
+        for connect in ways.values():  # warm-up: leaves, pools, caches
+            run_load(connect, HOST, PATH, CLIENTS, 0.5)
+        for index in range(config.load_rounds):
+            order = list(ways) if index % 2 == 0 else list(reversed(ways))
+            for name in order:
+                before = cpu_seconds(pids[name]) if name in pids else 0.0
+                results[name].append(run_load(ways[name], HOST, PATH, CLIENTS, config.load_seconds))
+                if name in pids:
+                    cpu[name] += cpu_seconds(pids[name]) - before
+    summary: dict[str, Any] = {}
+    for name, rounds in results.items():
+        total = sum(r.requests for r in rounds)
+        summary[name] = {
+            "per_second": statistics.median(r.per_second for r in rounds),
+            "errors": sum(r.errors for r in rounds),
+            "resets": sum(r.resets for r in rounds),
+            "cpu_us": cpu[name] / total * 1e6 if name in cpu and total else None,
+        }
+    return summary
+
+
+def cold_starts(base_env: dict[str, str], work: Path, config: Config) -> dict[str, Any]:
+    """Process start to the first ``/health`` answer: a new home, then restarts of it."""
+    home = work / "cold-home"
+    env = dict(base_env, AUTHSOME_HOME=str(home))
+    layout = HomeLayout(home)
+    samples: list[float] = []
+    first = 0.0
+    idle_rss = 0
+    for index in range(config.restarts + 1):
+        t0 = time.perf_counter()
+        process = subprocess.Popen(
+            [*authsome_command(), "daemon", "serve", "--port", "0", "--proxy-port", "0"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            elapsed = _until_healthy(layout, process, t0)
+            if index == 0:
+                first = elapsed
+            else:
+                samples.append(elapsed)
+            if index == config.restarts:
+                time.sleep(2.0)
+                idle_rss = memory_kib(process.pid, "VmRSS")
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+    return {"first_s": first, "restart_s": statistics.median(samples), "idle_rss_kib": idle_rss}
+
+
+def _until_healthy(layout: HomeLayout, process: subprocess.Popen[bytes], t0: float) -> float:
+    with httpx.Client(timeout=1.0, trust_env=False) as client:
+        while time.perf_counter() - t0 < START_TIMEOUT:
+            if process.poll() is not None:
+                raise SystemExit(f"the daemon exited with {process.returncode} while starting")
+            try:
+                record = json.loads(layout.daemon_json.read_text())
+                if (
+                    record.get("pid") == process.pid
+                    and client.get(f"{record['url']}/health").is_success
+                ):
+                    return time.perf_counter() - t0
+            except (OSError, ValueError, KeyError, httpx.HTTPError):
+                pass
+            time.sleep(0.002)
+    raise SystemExit("the daemon did not answer /health in time")
+
+
 def show_log_tail(log: Path, lines: int = 20) -> None:
     try:
         tail = log.read_text(errors="replace").splitlines()[-lines:]
@@ -416,7 +612,7 @@ def machine() -> str:
 
 def report(config: Config, figures: dict[str, Any]) -> None:
     kept = figures["keep_alive"]
-    direct, proxied = kept["direct"], kept["proxied"]
+    direct_rounds, proxied_rounds = kept["direct"], kept["proxied"]
     print(f"authsome {__version__} main path, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine()}")
     print()
@@ -424,7 +620,7 @@ def report(config: Config, figures: dict[str, Any]) -> None:
         f"{config.requests:,} sequential keep-alive requests per round, "
         f"{config.rounds} rounds each, alternating; per-round figures, then the median"
     )
-    for name, rounds in (("direct", direct), ("proxied", proxied)):
+    for name, rounds in (("direct", direct_rounds), ("proxied", proxied_rounds)):
         per_round = "  ".join(f"{r.p50_ms:.2f}/{r.p99_ms:.2f}/{r.per_second:,.0f}" for r in rounds)
         print(f"  {name:8} p50/p99 ms/req/s: {per_round}")
         print(
@@ -442,6 +638,29 @@ def report(config: Config, figures: dict[str, Any]) -> None:
         f"first request on a new connection (median of {config.fresh}): "
         f"direct {fresh['direct']:.2f} ms, proxied {fresh['proxied']:.2f} ms"
     )
+    runs = figures["fresh_runs"]
+    print(
+        f"first request of a fresh run (median of {config.fresh}): known host "
+        f"{runs['known']:.2f} ms, never-seen host {runs['new']:.2f} ms"
+    )
+    sse = figures["sse"]
+    print(
+        f"server-sent events, upstream write to client read (p50, median of 3 rounds of "
+        f"{config.sse_events}): direct {sse['direct_p50_ms']:.3f} ms, proxied "
+        f"{sse['proxied_p50_ms']:.3f} ms, added {sse['added_p50_ms']:+.3f} ms"
+    )
+    print(
+        f"{CLIENTS} concurrent keep-alive clients, {config.load_rounds} rounds of "
+        f"{config.load_seconds:.0f} s each:"
+    )
+    for name, row in figures["concurrency"].items():
+        cpu = f", {row['cpu_us']:.0f} µs CPU per request" if row["cpu_us"] else ""
+        print(
+            f"  {name:9} {row['per_second']:7,.0f} req/s, {row['errors']} errors, "
+            f"{row['resets']} resets{cpu}"
+        )
+    if "mitmproxy" not in figures["concurrency"]:
+        print("  mitmproxy: not measured (no mitmdump; pass --mitmdump PATH)")
     pop = figures["pop"]
     print(
         f"daemon API, {config.pop:,} keep-alive requests each: "
@@ -450,6 +669,12 @@ def report(config: Config, figures: dict[str, Any]) -> None:
         f"(p99 {pop['whoami_p99_ms']:.3f})"
     )
     print(f"authsome run -- true: median {figures['run_true_s'] * 1e3:.0f} ms of {config.runs}")
+    cold = figures["cold"]
+    print(
+        f"daemon start to /health: new home {cold['first_s']:.2f} s, restart median "
+        f"{cold['restart_s']:.2f} s of {config.restarts}; idle RSS after a restart "
+        f"{cold['idle_rss_kib'] / 1024:.1f} MiB"
+    )
     mib = {name: figures[name] / 1024 for name in figures if name.endswith("_kib")}
     print(
         f"daemon memory: RSS {mib['start_rss_kib']:.1f} MiB when started, "
@@ -457,13 +682,80 @@ def report(config: Config, figures: dict[str, Any]) -> None:
         f"{mib['setup_peak_kib']:.1f}), {mib['loaded_rss_kib']:.1f} MiB after all "
         f"requests, peak {mib['peak_rss_kib']:.1f} MiB"
     )
+    print()
+    print("targets (issue 7):")
+    for label, value, ok in targets(figures):
+        print(f"  {'ok  ' if ok else 'MISS'} {label}: {value}")
+
+
+def targets(figures: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    kept = figures["keep_alive"]
+    direct_rounds, proxied_rounds = kept["direct"], kept["proxied"]
+    p99_added = median_of(proxied_rounds, "p99_ms") - median_of(direct_rounds, "p99_ms")
+    ratio = median_of(proxied_rounds, "per_second") / median_of(direct_rounds, "per_second")
+    load = figures["concurrency"]
+    authsome, direct_load = load["authsome"], load["direct"]
+    if "mitmproxy" in load:
+        versus = authsome["per_second"] / load["mitmproxy"]["per_second"]
+        concurrent = (f"{versus:.1f}x mitmproxy", versus >= 4)
+    else:
+        share = authsome["per_second"] / direct_load["per_second"]
+        concurrent = (f"{share:.0%} of direct", share >= 0.85)
+    clean = authsome["errors"] == 0 and authsome["resets"] == 0
+    cold = figures["cold"]
+    idle = min(figures["idle_rss_kib"], cold["idle_rss_kib"]) / 1024
+    return [
+        (
+            "p50 added <= 0.5 ms",
+            f"+{kept['p50_overhead_ms']:.3f} ms",
+            kept["p50_overhead_ms"] <= 0.5,
+        ),
+        ("p99 added <= 1.5 ms", f"{p99_added:+.3f} ms", p99_added <= 1.5),
+        ("sequential req/s >= 60 % of direct", f"{ratio:.0%}", ratio >= 0.6),
+        (
+            "proxy CPU <= 200 µs per request",
+            f"{kept['daemon_cpu_us_per_request']:.0f} µs",
+            kept["daemon_cpu_us_per_request"] <= 200,
+        ),
+        (f"{CLIENTS} clients: >= 4x mitmproxy or >= 85 % of direct", *concurrent),
+        (
+            f"{CLIENTS} clients: 0 errors, 0 resets",
+            f"{authsome['errors']} errors, {authsome['resets']} resets",
+            clean,
+        ),
+        (
+            "first request of a fresh run <= 10 ms (never-seen host)",
+            f"{figures['fresh_runs']['new']:.2f} ms",
+            figures["fresh_runs"]["new"] <= 10,
+        ),
+        (
+            "SSE added <= 1 ms p50",
+            f"{figures['sse']['added_p50_ms']:+.3f} ms",
+            figures["sse"]["added_p50_ms"] <= 1,
+        ),
+        (
+            "authsome run -- true <= 0.3 s",
+            f"{figures['run_true_s']:.3f} s",
+            figures["run_true_s"] <= 0.3,
+        ),
+        (
+            "daemon restart to /health <= 1.0 s",
+            f"{cold['restart_s']:.2f} s",
+            cold["restart_s"] <= 1,
+        ),
+        ("daemon idle RSS <= 80 MiB", f"{idle:.1f} MiB", idle <= 80),
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few requests: a smoke run")
+    parser.add_argument(
+        "--mitmdump", metavar="PATH", help="mitmproxy's mitmdump, for the concurrency comparison"
+    )
     args = parser.parse_args()
     config = QUICK if args.quick else FULL
+    mitm_binary = find_mitmdump(args.mitmdump)
 
     work = Path(tempfile.mkdtemp(prefix="authsome-bench."))
     home = work / "home"
@@ -486,12 +778,16 @@ def main() -> None:
                     paths = Paths(port, ca, run, key)
                     figures["keep_alive"] = keep_alive_rounds(paths, config, pid)
                     figures["fresh"] = fresh_connections(paths, config)
+                    figures["sse"] = sse_latency(paths, config)
+                    figures["concurrency"] = concurrency(paths, config, pid, work, mitm_binary)
                 finally:
                     client.end_run(run["run_id"])
+            figures["fresh_runs"] = fresh_runs(paths, config)
             figures["pop"] = pop_vs_bare(config)
             figures["run_true_s"] = run_true(env, config)
             figures["loaded_rss_kib"] = memory_kib(pid, "VmRSS")
             figures["peak_rss_kib"] = memory_kib(pid, "VmHWM")
+        figures["cold"] = cold_starts(env, work, config)
     except BaseException:
         show_log_tail(work / "daemon.log")
         raise
