@@ -109,3 +109,12 @@ def test_old_failures_are_forgotten(sessions: sessionmaker[Session]) -> None:
         later = start + throttle.FORGET_AFTER + timedelta(minutes=1)
         throttle.record_failure(db, limits, later)  # counts from one again
         assert throttle.retry_after(db, limits, later) == 0
+
+
+def test_the_dummy_hash_costs_what_a_real_one_does() -> None:
+    from authsome.daemon.services import passwords
+
+    # Same algorithm and parameters as new hashes, so an unknown email takes
+    # as long as a wrong password; and it is a hash of a known dummy.
+    assert not passwords._hasher.check_needs_rehash(passwords._DUMMY_HASH)
+    assert passwords._hasher.verify(passwords._DUMMY_HASH, "authsome-dummy-password-for-timing")
