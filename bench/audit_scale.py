@@ -49,7 +49,7 @@ from typing import Any
 
 import httpx
 
-from authsome.audit.chain import link_hash
+from authsome.audit.chain import canonical_detail, link_hash
 
 START_TIMEOUT = 30.0
 PAGE_TARGET_MS = 100.0
@@ -179,7 +179,7 @@ def seed(database: Path, count: int, *, rng: random.Random) -> float:
                 host,
                 path,
                 status,
-                json.dumps(detail),
+                canonical_detail(detail),  # stored as the daemon stores it
                 prev,
                 digest,
             )

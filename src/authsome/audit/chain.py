@@ -10,8 +10,9 @@ object with exactly the keys of ``HASHED_FIELDS``, sorted, separators ``,``
 and ``:`` with no spaces, non-ASCII characters escaped as ``\\uXXXX``, absent
 values as ``null``, and ``ts`` written as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
 (UTC, always six fractional digits: both SQLite and PostgreSQL keep
-microseconds). ``detail`` is hashed as the JSON the database gives back, so
-it is normalised once (``json.loads(json.dumps(...))``) before it is stored.
+microseconds). ``detail`` is normalised once
+(``json.loads(json.dumps(...))``) and stored as its canonical JSON text, so
+verification can hash the stored text as it is.
 The first event's ``prev_hash`` is ``GENESIS`` (64 zeros).
 
 Appends are serialised: ids are assigned here (tail id + 1) under the chain
@@ -36,12 +37,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Integer, String, Text, column, insert, select, table, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from authsome.errors import AuditUnavailable
-from authsome.store.models import AuditEvent
+from authsome.store.models import AuditEvent, UTCDateTime
 
 GENESIS = "0" * 64
 CHECKPOINT_EVENT = "audit_pruned"
@@ -78,22 +79,67 @@ def normalise_detail(detail: Mapping[str, Any] | None) -> dict[str, Any]:
     return result
 
 
-#: One encoder for every canonical document (made once: verification runs it per event).
+#: The encoder for ``detail`` (made once: verification runs it per event).
 _CANONICAL = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False, check_circular=False
 )
+_escape = json.encoder.encode_basestring_ascii
+
+
+def _scalar(value: Any) -> str:
+    """One top-level value exactly as ``_CANONICAL`` would write it."""
+    if value is None:
+        return "null"
+    if type(value) is str:
+        return _escape(value)
+    if type(value) is int:
+        return int.__repr__(value)
+    return _CANONICAL.encode(value)
+
+
+def canonical_detail(detail: Any) -> str:
+    """``detail`` in canonical JSON: the form it is stored in and hashed in."""
+    return _CANONICAL.encode(detail)
+
+
+def _document(row: Sequence[Any], ts: str, detail: str) -> bytes:
+    """The canonical object for the HASHED_FIELDS values in ``row`` (keys sorted).
+
+    Written out by hand rather than with ``json.dumps(sort_keys=True)``:
+    same bytes, a third of the time, which is what lets ``--verify`` walk
+    1,000,000 events in seconds.
+    """
+    (
+        event_id, _ts, event, outcome, identity, principal_id, provider,
+        connection, method, host, path, status, _detail,
+    ) = row[:13]  # fmt: skip
+    return (
+        f'{{"connection":{_scalar(connection)},"detail":{detail},"event":{_scalar(event)},'
+        f'"host":{_scalar(host)},"id":{_scalar(event_id)},"identity":{_scalar(identity)},'
+        f'"method":{_scalar(method)},"outcome":{_scalar(outcome)},"path":{_scalar(path)},'
+        f'"principal_id":{_scalar(principal_id)},"provider":{_scalar(provider)},'
+        f'"status":{_scalar(status)},"ts":{_escape(ts)}}}'
+    ).encode("ascii")
+
+
+def _values_row(values: Mapping[Any, Any]) -> list[Any]:
+    return [values.get(name) for name in HASHED_FIELDS]
 
 
 def canonical_json(values: Mapping[Any, Any]) -> bytes:
     """The bytes that are hashed for one event (see the module docstring)."""
-    document = {name: values.get(name) for name in HASHED_FIELDS}
-    document["ts"] = format_ts(values["ts"])
-    return _CANONICAL.encode(document).encode("ascii")
+    return _document(
+        _values_row(values), format_ts(values["ts"]), canonical_detail(values.get("detail"))
+    )
+
+
+def _digest(prev_hash: str, document: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + document).hexdigest()
 
 
 def link_hash(prev_hash: str, values: Mapping[Any, Any]) -> str:
     """``hash`` of an event whose predecessor's hash is ``prev_hash``."""
-    return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(values)).hexdigest()
+    return _digest(prev_hash, canonical_json(values))
 
 
 def _stored_ts(value: Any) -> str:
@@ -111,15 +157,18 @@ def _stored_ts(value: Any) -> str:
     raise ValueError("unreadable audit timestamp")
 
 
-def _stored_link_hash(row: Sequence[Any]) -> str:
-    """``link_hash`` of a raw row (the HASHED_FIELDS, then prev_hash) from the driver."""
-    document = dict(zip(HASHED_FIELDS, row, strict=False))
-    document["ts"] = _stored_ts(document["ts"])
-    detail = document["detail"]
-    if isinstance(detail, str | bytes):
-        document["detail"] = json.loads(detail)
-    canonical = _CANONICAL.encode(document).encode("ascii")
-    return hashlib.sha256(str(row[13]).encode("ascii") + canonical).hexdigest()
+def _stored_matches(row: Sequence[Any]) -> bool:
+    """Whether a raw driver row (HASHED_FIELDS, prev_hash, hash) fits its own hash.
+
+    ``detail`` is stored in canonical form, so its text is hashed as it is; a
+    detail stored otherwise (written before that, or returned parsed, as on
+    PostgreSQL) is re-encoded once before the event is called edited.
+    """
+    ts, detail, prev_hash, stored_hash = _stored_ts(row[1]), row[12], str(row[13]), row[14]
+    if isinstance(detail, str) and _digest(prev_hash, _document(row, ts, detail)) == stored_hash:
+        return True
+    parsed = json.loads(detail) if isinstance(detail, str | bytes) else detail
+    return bool(_digest(prev_hash, _document(row, ts, canonical_detail(parsed))) == stored_hash)
 
 
 def lock_chain(session: Session) -> None:
@@ -167,6 +216,19 @@ def append_events(session: Session, items: Sequence[Mapping[str, Any]]) -> None:
         ) from exc
 
 
+#: audit_events for inserts: ``detail`` goes in as the canonical text itself.
+_STORED = table(
+    "audit_events",
+    column("id", Integer()),
+    column("ts", UTCDateTime()),
+    *(column(name, String()) for name in HASHED_FIELDS[2:11]),
+    column("status", Integer()),
+    column("detail", Text()),
+    column("prev_hash", String()),
+    column("hash", String()),
+)
+
+
 def _append(session: Session, items: Sequence[Mapping[str, Any]]) -> None:
     # One Core INSERT for all rows, not ORM objects: the proxy's batches go
     # through here, and ORM rows cost about twice the CPU (while holding the
@@ -180,14 +242,16 @@ def _append(session: Session, items: Sequence[Mapping[str, Any]]) -> None:
         values: dict[str, Any] = {name: item.get(name) for name in HASHED_FIELDS}
         values["id"] = last_id
         values["ts"] = (item.get("ts") or datetime.now(UTC)).astimezone(UTC)
-        values["detail"] = normalise_detail(item.get("detail"))
-        digest = link_hash(prev, values)
+        values["detail"] = canonical_detail(normalise_detail(item.get("detail")))
+        digest = _digest(
+            prev, _document(_values_row(values), format_ts(values["ts"]), values["detail"])
+        )
         values["prev_hash"] = prev
         values["hash"] = digest
         rows.append(values)
         prev = digest
     if rows:
-        session.connection().execute(insert(AuditEvent), rows)
+        session.connection().execute(insert(_STORED), rows)
 
 
 @dataclass(frozen=True)
@@ -262,7 +326,7 @@ def verify_chain(session: Session) -> ChainReport:
                 "its prev_hash does not match the event before it: an event was deleted, "
                 "inserted or moved",
             )
-        if stored_prev is None or stored_hash != _stored_link_hash(row):
+        if stored_prev is None or stored_hash is None or not _stored_matches(row):
             return broken(event_id, "its content does not match its hash: the event was edited")
         checked += 1
         prev, head_id = stored_hash, event_id

@@ -199,12 +199,16 @@ def top_values(
     """The most frequent non-empty values of ``column`` among matching events."""
     if column not in FILTER_COLUMNS:
         raise InvalidInput(f"cannot rank events by {column}")
-    field = getattr(AuditEvent, column)
+    # Grouped by coalesce(), not the bare column, and without "IS NOT NULL":
+    # either makes SQLite walk that column's whole index (every event ever)
+    # instead of the time range (ix_audit_ts_cover).
+    value = func.coalesce(getattr(AuditEvent, column), "").label("value")
     query = (
-        select(field, func.count().label("n"))
-        .where(field.is_not(None), *filters.conditions())
-        .group_by(field)
-        .order_by(func.count().desc(), field)
-        .limit(limit)
+        select(value, func.count().label("n"))
+        .where(*filters.conditions())
+        .group_by(value)
+        .order_by(func.count().desc(), value)
+        .limit(limit + 1)
     )
-    return [(str(value), int(count)) for value, count in session.execute(query)]
+    found = [(str(key), int(count)) for key, count in session.execute(query) if key]
+    return found[:limit]

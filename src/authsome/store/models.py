@@ -197,6 +197,10 @@ class AuditEvent(Base):
         Index("ix_audit_outcome_id", "outcome", "id"),
         Index("ix_audit_host_id", "host", "id"),
         Index("ix_audit_principal_id", "principal_id", "id"),
+        Index(
+            "ix_audit_ts_cover",
+            *("ts", "outcome", "event", "provider", "identity", "host", "principal_id"),
+        ),
     )
 
 
