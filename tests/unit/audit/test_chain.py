@@ -206,3 +206,30 @@ def test_concurrent_writers_and_batcher_keep_one_chain(sessions: sessionmaker[Se
     assert list(ids) == list(range(1, count + 1))
     report = _verify(sessions)
     assert report.intact and report.checked == count
+
+
+def test_the_hand_written_canonical_form_equals_sorted_json() -> None:
+    import json
+    import random
+
+    rng = random.Random(6)
+    alphabet = ['"', "\\", "é", "\u2028", "\x00", "\n", "a", "Z", "/", "😀", " "]
+    for _ in range(300):
+
+        def text() -> str | None:
+            if rng.random() < 0.2:
+                return None
+            return "".join(rng.choice(alphabet) for _ in range(rng.randrange(6)))
+
+        values = {name: text() for name in ("event", "outcome", "identity", "principal_id")}
+        values |= {name: text() for name in ("provider", "connection", "method", "host", "path")}
+        values["id"] = rng.randrange(1, 2**53)
+        values["status"] = rng.choice([None, 200, 0, -1, 10**12])
+        values["ts"] = T0 + timedelta(microseconds=rng.randrange(10**12))
+        values["detail"] = {
+            text() or "k": rng.choice([1.5, -0.0, 1e-7, 10**20, True, None, [1, "x"], {"b": 1}])
+            for _ in range(rng.randrange(4))
+        }
+        reference = dict(values, ts=values["ts"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        expected = json.dumps(reference, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        assert canonical_json(values) == expected.encode()
