@@ -1,8 +1,10 @@
 """Secrets planted in every flow this suite can drive never reach the audit trail.
 
-Passwords (right, wrong, changed), API keys (stored and replaced), claim and
-invite tokens, the run's proxy token, and values an agent puts into query
-strings, bodies, headers and cookies of proxied and resolved requests. Then
+Passwords (right, wrong, changed), API keys (stored, replaced, found by
+``scan``), claim and invite tokens, the run's proxy token, the master key
+(before and after rotation) and a backup passphrase, and values an agent
+puts into query strings, bodies, headers and cookies of proxied and
+resolved requests. Then
 the whole ``audit_events`` table (every column of every row), ``authsome log
 --json`` and the page's CSV download are searched for each of them. The
 flows must have run: their events are checked too, and every event name
@@ -34,6 +36,8 @@ HEADER_SECRET = "PLANTEDheaderSECRET1290"
 COOKIE_SECRET = "PLANTEDcookieSECRET3378"
 RESOLVE_SECRET = "PLANTEDresolveSECRET6612"
 TUNNEL_SECRET = "PLANTEDtunnelSECRET4405"
+PASSPHRASE = "PLANTED-backup-passphrase-2207"
+SCANNED_KEY = "sk-proj-PLANTEDscannedKEY0123456789abc"
 
 
 def _csrf(page: str) -> str:
@@ -154,7 +158,23 @@ def _agent_flows(gateway: Gateway) -> list[str]:
     replaced = daemon.cli("login", "acme", "--key-stdin", "--force", input=ACME_KEY_2 + "\n")
     assert replaced.code == 0, replaced.err
     assert daemon.cli("logout", "acme").code == 0
-    return proxy_urls
+    # A key found by scan, imported; a backup with the key sealed; a key rotation.
+    project = daemon.home.parent / "project"
+    project.mkdir()
+    (project / ".env").write_text(f"OPENAI_API_KEY={SCANNED_KEY}\n")
+    assert daemon.cli("logout", "openai").code == 0
+    scanned = daemon.cli("scan", str(project), "--import", "--no-environment")
+    assert scanned.code == 0, scanned.err
+    keys = [(daemon.home / "server" / "master.key").read_bytes()]
+    backup = daemon.cli(
+        "vault", "backup", str(daemon.home.parent / "backup.db"), "--include-key",
+        "--passphrase-stdin", input=PASSPHRASE + "\n",
+    )  # fmt: skip
+    assert backup.code == 0, backup.err
+    rotated = daemon.cli("vault", "rotate-key")
+    assert rotated.code == 0, rotated.err
+    keys.append((daemon.home / "server" / "master.key").read_bytes())
+    return proxy_urls + [key.decode().strip() for key in keys]
 
 
 def test_no_secret_of_any_flow_reaches_the_audit_trail(gateway: Gateway, tmp_path: Path) -> None:
@@ -171,7 +191,7 @@ def test_no_secret_of_any_flow_reaches_the_audit_trail(gateway: Gateway, tmp_pat
     secrets = [
         OPENAI_KEY, ACME_KEY, ACME_KEY_2, PASSWORD, WRONG_PASSWORD, USER_PASSWORD,
         NEW_USER_PASSWORD, QUERY_SECRET, BODY_SECRET, HEADER_SECRET, COOKIE_SECRET,
-        RESOLVE_SECRET, TUNNEL_SECRET, *tokens,
+        RESOLVE_SECRET, TUNNEL_SECRET, PASSPHRASE, SCANNED_KEY, *tokens,
     ]  # fmt: skip
     with sqlite3.connect(daemon.home / "server" / "authsome.db") as db:
         db.row_factory = sqlite3.Row
@@ -201,6 +221,9 @@ def test_no_secret_of_any_flow_reaches_the_audit_trail(gateway: Gateway, tmp_pat
         ("login", "success"),
         ("logout", "success"),
         ("run_started", "success"),
+        ("scan_compared", "success"),
+        ("vault_backup", "success"),
+        ("vault_key_rotated", "success"),
         ("daemon_stopped", "success"),
     ]:
         assert expected in seen, expected
