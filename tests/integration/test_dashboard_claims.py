@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from authsome.crypto.identity_keys import IdentityKey
@@ -64,7 +65,7 @@ def _claim_path(registered: dict) -> str:
     return "/claim/" + registered["claim_url"].rsplit("/claim/", 1)[1]
 
 
-def _decide(browser: Browser, path: str, **fields: object) -> object:
+def _decide(browser: Browser, path: str, **fields: object) -> httpx.Response:
     return browser.post(path, fields, form_page=path)
 
 
