@@ -43,6 +43,10 @@ def test_identity_create_use_and_select_by_environment(claimed: Daemon) -> None:
     assert f"* {first}" in human.out and second in human.out
     chosen = claimed.cli("whoami", "--json", env={"AUTHSOME_IDENTITY": second}).json
     assert chosen["handle"] == second
+    assert claimed.cli("identity", "use", first, "--json").json == {
+        "default_identity": first,
+        "overridden_by_env": False,
+    }
     assert claimed.cli("identity", "use", second).out == f"default identity: {second}\n"
     assert claimed.cli("whoami", "--json").json["handle"] == second
     assert claimed.cli("identity", "use", "no-such-handle").code == 2

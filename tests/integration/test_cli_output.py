@@ -4,6 +4,8 @@ colour only on a terminal (NO_COLOR, --no-color), the spinner, Ctrl-C, completio
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
 import signal
 import socket
@@ -144,6 +146,45 @@ def test_spinner_while_the_daemon_starts(tmp_path: Path) -> None:
         run_cli(["daemon", "stop"], env)
 
 
+def _daemons_of(home: Path) -> list[int]:
+    """Pids of `daemon serve` processes started for ``home``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"serve" in cmdline and f"AUTHSOME_HOME={home}".encode() in environ.split(b"\0"):
+            found.append(int(proc.name))
+    return found
+
+
+def test_ctrl_c_during_daemon_start_stops_it(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    main, child = pty.openpty()
+    process = subprocess.Popen(
+        [AUTHSOME, "daemon", "start", "--port", "0"],
+        env=base_env(home) | {"TERM": "xterm"},
+        stdin=child,
+        stdout=child,
+        stderr=child,
+    )
+    os.close(child)
+    seen = b""
+    deadline = time.monotonic() + 20
+    while b"waiting for the daemon" not in seen and time.monotonic() < deadline:
+        seen += os.read(main, 4096)
+    assert b"Ctrl-C to cancel" in seen
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=20) == 2
+    os.close(main)
+    deadline = time.monotonic() + 15
+    while _daemons_of(home) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _daemons_of(home) == []
+
+
 def test_ctrl_c_exits_2(tmp_path: Path) -> None:
     home = tmp_path / "home"
     (home / "server").mkdir(parents=True)
@@ -191,6 +232,8 @@ def test_completion_scripts_and_names_from_the_daemon(shared: Daemon) -> None:
         script = shared.cli("completion", shell)
         assert script.code == 0 and "_AUTHSOME_COMPLETE" in script.out and marker in script.out
     assert shared.cli("completion", "tcsh").code == 2
+    as_json = shared.cli("completion", "bash", "--json").json
+    assert as_json["shell"] == "bash" and "_AUTHSOME_COMPLETE" in as_json["script"]
     assert "openai" in _complete(shared, "authsome login open")
     assert "plainco" in _complete(shared, "authsome export pl")
     assert _complete(shared, "authsome connections inspect openai ") == ["default"]

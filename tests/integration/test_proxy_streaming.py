@@ -8,6 +8,7 @@ and a client that goes away mid-stream must free the upstream connection.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -125,7 +126,7 @@ def test_server_sent_events_arrive_one_by_one(gateway: Gateway) -> None:
     # Each event is read soon after the upstream wrote it, not when the stream ends.
     assert max(delays_ms) < 100, delays_ms
     assert sorted(delays_ms)[len(delays_ms) // 2] < 20, delays_ms
-    gaps = [later["read"] - earlier["read"] for earlier, later in zip(events, events[1:])]
+    gaps = [later["read"] - earlier["read"] for earlier, later in itertools.pairwise(events)]
     assert min(gaps) > 0.1, gaps
 
 

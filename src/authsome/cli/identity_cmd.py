@@ -14,9 +14,7 @@ from authsome.home import HomeLayout
 @click.command("init")
 @click.option("--email", default=None, help="Claim this agent headlessly as this principal.")
 @click.option("--password-stdin", is_flag=True, help="Read the principal's password from stdin.")
-@click.option(
-    "--no-wait", is_flag=True, help="Print the claim link and return instead of waiting."
-)
+@click.option("--no-wait", is_flag=True, help="Print the claim link and return instead of waiting.")
 @json_option
 def init(email: str | None, password_stdin: bool, no_wait: bool, as_json: bool) -> None:
     """Create this agent's identity, register it, and (with --email) claim it.

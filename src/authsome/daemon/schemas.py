@@ -119,7 +119,6 @@ class RunRequest(Strict):
     connections: dict[str, str] = Field(default_factory=dict)
     providers: list[str] | None = None
     deny_unmatched: bool = False
-    deny_unmatched: bool = False
 
 
 class RunPublic(BaseModel):
@@ -145,6 +144,7 @@ class ResolvePublic(BaseModel):
     provider: str | None
     connection: str | None
     headers: dict[str, str]
+
 
 # --- reveal, export, inspection, doctor, scan, grants -------------------------------
 
@@ -241,7 +241,6 @@ class GrantUpdate(Strict):
 
 class IdentityGrantPublic(GrantPublic):
     handle: str
-
 
 
 class AuditEventPublic(BaseModel):

@@ -18,8 +18,8 @@ from authsome.daemon.services.credentials import CredentialResolver
 from authsome.daemon.services.replay import MemoryReplayCache
 from authsome.daemon.services.runs import RunRegistry
 from authsome.daemon.services.vaults import VaultKeys
-from authsome.flows.http import OutboundHttp
 from authsome.daemon.startup_checks import check_home
+from authsome.flows.http import OutboundHttp
 from authsome.providers.catalogue import ProviderCatalogue
 from authsome.providers.schema import load_provider_json
 from authsome.proxy.ca import CertificateAuthority
@@ -49,9 +49,7 @@ class DaemonState:
 
     def __post_init__(self) -> None:
         self.outbound = OutboundHttp(upstream_ca=self.settings.upstream_ca)
-        self.resolver = CredentialResolver(
-            self.sessions, self.vault_keys, outbound=self.outbound, master_key=self.master_key.key
-        )
+        self.resolver = CredentialResolver(self.sessions, self.vault_keys, outbound=self.outbound)
         self.audit = AuditBatcher(self.sessions)
 
     def current_catalogue(self) -> ProviderCatalogue:

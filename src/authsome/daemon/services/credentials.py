@@ -97,13 +97,12 @@ class CredentialResolver:
         keys: VaultKeys,
         *,
         outbound: OutboundHttp | None = None,
-        master_key: bytes | None = None,
     ) -> None:
         self._sessions = sessions
         self._keys = keys
         self._cache: dict[CacheKey, ResolvedCredential] = {}
         self._lock = threading.Lock()
-        self.refresher = TokenRefresher(sessions, keys, master_key, outbound or OutboundHttp())
+        self.refresher = TokenRefresher(sessions, keys, outbound or OutboundHttp())
         self._loop: asyncio.AbstractEventLoop | None = None
         self._key_locks: dict[CacheKey, asyncio.Lock] = {}
         self._refreshable: dict[CacheKey, ProviderDefinition] = {}

@@ -106,12 +106,10 @@ class TokenRefresher:
         self,
         sessions: sessionmaker[Session],
         keys: VaultKeys,
-        master_key: bytes | None,
         outbound: OutboundHttp,
     ) -> None:
         self._sessions = sessions
         self._keys = keys
-        self._master_key = master_key or b""
         self._outbound = outbound
         self._flights: dict[str, asyncio.Task[RefreshOutcome]] = {}
         self._failures: dict[str, int] = {}
@@ -221,7 +219,7 @@ class TokenRefresher:
             vault = db.get(Vault, connection.vault_id) if connection is not None else None
             if connection is None or vault is None:
                 return Gone()
-            state = load_grant(db, self._keys, self._master_key, vault, connection)
+            state = load_grant(db, self._keys, self._keys.wrapping_key(db), vault, connection)
             now = datetime.now(UTC)
             if state.status == "needs_login":
                 return _needs_login(state, "its refresh token was refused earlier")
@@ -269,5 +267,5 @@ class TokenRefresher:
             vault = db.get(Vault, connection.vault_id) if connection is not None else None
             if connection is None or vault is None:
                 return None
-            state = load_grant(db, self._keys, self._master_key, vault, connection)
+            state = load_grant(db, self._keys, self._keys.wrapping_key(db), vault, connection)
             return state.name, state.provider, state.access_token, state.expires_at, state.lifetime
