@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -60,6 +61,28 @@ class ServerSettings(BaseSettings):
         if isinstance(value, list | tuple):
             return dict(parse_resolve_entry(str(item)) for item in value)
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        """An https origin (http only for a loopback name): links and cookies depend on it."""
+        if not value:
+            return None
+        parts = urlsplit(value.strip())
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise ValueError(f"public URL {value!r} has an invalid port") from None
+        host = parts.hostname or ""
+        if parts.scheme not in ("https", "http") or not host:
+            raise ValueError(f"public URL {value!r} must be https://HOST[:PORT]")
+        if parts.scheme == "http" and not is_loopback_host(host):
+            raise ValueError(f"public URL {value!r} must use https (TLS at your reverse proxy)")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError(f"public URL {value!r} must not carry credentials, query or fragment")
+        if parts.path.strip("/"):
+            raise ValueError(f"public URL {value!r} must not have a path (serve at the root)")
+        return f"{parts.scheme}://{parts.netloc.lower()}"
 
     @model_validator(mode="after")
     def _refuse_unsafe_bind(self) -> ServerSettings:
