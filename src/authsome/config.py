@@ -72,16 +72,16 @@ class ServerSettings(BaseSettings):
         try:
             parts.port  # noqa: B018 - raises on a bad port
         except ValueError:
-            raise ValueError(f"public URL {value!r} has an invalid port") from None
+            raise ValueError("the public URL has an invalid port") from None
         host = parts.hostname or ""
         if parts.scheme not in ("https", "http") or not host:
-            raise ValueError(f"public URL {value!r} must be https://HOST[:PORT]")
+            raise ValueError("the public URL must be https://HOST[:PORT]")
         if parts.scheme == "http" and not is_loopback_host(host):
-            raise ValueError(f"public URL {value!r} must use https (TLS at your reverse proxy)")
+            raise ValueError(f"the public URL for {host} must use https (TLS at your reverse proxy)")
         if parts.username or parts.password or parts.query or parts.fragment:
-            raise ValueError(f"public URL {value!r} must not carry credentials, query or fragment")
+            raise ValueError("the public URL must not carry credentials, a query or a fragment")
         if parts.path.strip("/"):
-            raise ValueError(f"public URL {value!r} must not have a path (serve at the root)")
+            raise ValueError("the public URL must not have a path (serve Authsome at the root)")
         return f"{parts.scheme}://{parts.netloc.lower()}"
 
     @model_validator(mode="after")
