@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from authsome.client.pop_auth import PopAuth
+from authsome.client.tls import daemon_verify
 from authsome.crypto.identity_keys import IdentityKey
 from authsome.errors import AuthsomeError, DaemonUnavailable, error_class_for
 
@@ -41,6 +42,11 @@ def daemon_errors(url: str) -> Iterator[None]:
     try:
         yield
     except httpx.TransportError as exc:
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            raise DaemonUnavailable(
+                f"the daemon at {url} presented a certificate this client does not trust",
+                hint="set AUTHSOME_CA_BUNDLE (or SSL_CERT_FILE) to your CA's PEM file",
+            ) from exc
         raise DaemonUnavailable(
             f"no Authsome daemon answers at {url} ({type(exc).__name__})",
             hint="authsome daemon start",
@@ -57,6 +63,7 @@ class DaemonClient:
             auth=PopAuth(key) if key is not None else None,
             timeout=timeout,
             trust_env=False,  # never send our own calls through the user's proxy
+            verify=daemon_verify(),
         )
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ import httpx
 
 from authsome.client.api import daemon_errors, raise_for_error
 from authsome.client.pop_auth import PopAuth
+from authsome.client.tls import daemon_verify
 from authsome.crypto.identity_keys import IdentityKey
 
 
@@ -19,7 +20,11 @@ class AsyncDaemonClient:
     def __init__(self, base_url: str, key: IdentityKey, *, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, auth=PopAuth(key), timeout=timeout, trust_env=False
+            base_url=self.base_url,
+            auth=PopAuth(key),
+            timeout=timeout,
+            trust_env=False,
+            verify=daemon_verify(),
         )
 
     async def aclose(self) -> None:
