@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from authsome.daemon.services.ids import token_digest
 from tests.support.daemon import Daemon, start_daemon
 from tests.support.web import LONG_AGO, Browser, csrf_of, execute, scalar
 
@@ -141,6 +142,12 @@ def test_registration_switch_opens_registration_for_users(admin: Browser, shared
     role = scalar(shared.home, "SELECT role FROM principals WHERE email = 'walk-in@example.com'")
     assert role == "user"
     Browser(shared.url).register("late@example.com", PASSWORD, expect=403)
+    switches = scalar(
+        shared.home,
+        "SELECT group_concat(json_extract(detail, '$.open')) FROM (SELECT detail FROM "
+        "audit_events WHERE event = 'registration_switched' ORDER BY id DESC LIMIT 2)",
+    )
+    assert switches == "0,1"  # newest first: opened, then closed again, both audited
 
 
 def test_invite_link_is_single_use_and_expires(admin: Browser, shared: Daemon) -> None:
@@ -177,6 +184,40 @@ def test_invite_link_is_single_use_and_expires(admin: Browser, shared: Daemon) -
     late_token = re.search(r"/invite/([^\"]+)\"", late.text).group(1)
     execute(daemon.home, "UPDATE invites SET expires_at = ? WHERE used_at IS NULL", LONG_AGO)
     assert Browser(daemon.url).get(f"/invite/{late_token}").status_code == 404
+
+
+def test_a_revoked_invite_no_longer_registers(admin: Browser, shared: Daemon) -> None:
+    made = admin.post("/ui/settings/invites", form_page="/ui/settings/invites")
+    token = re.search(r"/invite/([A-Za-z0-9_-]+)", made.text).group(1)
+    invite_id = scalar(
+        shared.home, "SELECT id FROM invites WHERE token_hash = ?", token_digest(token)
+    )
+    assert invite_id, "only the token's hash is stored, and it is this one"
+    assert Browser(shared.url).get(f"/invite/{token}").status_code == 200
+    revoked = admin.post(f"/ui/settings/invites/{invite_id}/revoke", form_page="/")
+    assert revoked.headers["location"] == "/ui/settings/invites?done=invite_revoked"
+    assert Browser(shared.url).get(f"/invite/{token}").status_code == 404
+    refused = Browser(shared.url).post(
+        "/register",
+        {
+            "email": "revoked@example.com",
+            "password": PASSWORD,
+            "password_again": PASSWORD,
+            "invite": token,
+        },
+    )
+    assert refused.status_code == 403
+    assert scalar(shared.home, "SELECT count(*) FROM principals WHERE email LIKE 'revoked@%'") == 0
+    events = "SELECT count(*) FROM audit_events WHERE event = 'invite_revoked'"
+    assert scalar(shared.home, events) >= 1
+
+
+def test_admin_lists_principals_with_their_roles(admin: Browser, shared: Daemon) -> None:
+    _user, email = _invited_user(admin, shared)
+    page = admin.get("/ui/settings/principals")
+    assert page.status_code == 200
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>(admin|user)</td>", page.text)
+    assert (ADMIN, "admin") in rows and (email, "user") in rows
 
 
 # --- sessions -------------------------------------------------------------------------
