@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,10 +16,10 @@ import pytest
 
 from authsome.crypto.identity_keys import IdentityKey
 from tests.conftest import EMAIL, PASSWORD
-from tests.integration.conftest import Gateway
+from tests.integration.conftest import OPENAI_KEY, Gateway
 from tests.support.daemon import Daemon, start_daemon
-from tests.support.pop import signed
-from tests.support.web import LONG_AGO, Browser, execute, scalar
+from tests.support.pop import home_key, signed
+from tests.support.web import LONG_AGO, Browser, database, execute, scalar
 
 ADMIN = "admin@example.com"
 ADMIN_PASSWORD = "a long enough passphrase"
@@ -69,6 +70,11 @@ def _decide(browser: Browser, path: str, **fields: object) -> httpx.Response:
     return browser.post(path, fields, form_page=path)
 
 
+def _stored_time(daemon: Daemon, sql: str, *params: str) -> datetime:
+    """A timestamp column as the daemon stored it (naive UTC in SQLite)."""
+    return datetime.fromisoformat(str(scalar(daemon.home, sql, *params))).replace(tzinfo=UTC)
+
+
 def _status(daemon: Daemon, key: IdentityKey) -> dict:
     return signed(key, "GET", daemon.url + "/identities/self").json()
 
@@ -91,6 +97,21 @@ def test_claim_page_shows_who_is_asking(admin: Browser, daemon: Daemon) -> None:
     assert registered["handle"] in page.text
     assert f"SHA256:{registered['jkt']}" in page.text
     assert "127.0.0.1" in page.text  # where it registered from
+    # When it registered, and until when the link is valid: 15 minutes after it was made.
+    identity_id = _identity_id(daemon, registered["handle"])
+    registered_at = _stored_time(
+        daemon, "SELECT registered_at FROM identities WHERE id = ?", identity_id
+    )
+    created = _stored_time(
+        daemon, "SELECT created_at FROM claims WHERE identity_id = ?", identity_id
+    )
+    expires = _stored_time(
+        daemon, "SELECT expires_at FROM claims WHERE identity_id = ?", identity_id
+    )
+    assert expires - created == timedelta(minutes=15)
+    facts = dict(re.findall(r"<dt>([^<]+)</dt><dd>(.*?)</dd>", page.text))
+    assert facts["Registered"].startswith(registered_at.strftime("%Y-%m-%d %H:%M UTC"))
+    assert facts["Link valid until"] == expires.strftime("%Y-%m-%d %H:%M UTC")
     assert 'value="all" data-grant-mode checked' in page.text  # all providers by default
     assert 'name="reveal" value="on">' in page.text  # reveal unticked by default
 
@@ -306,6 +327,30 @@ def test_changed_grant_reaches_a_running_agent(gateway: Gateway, tmp_path: Path)
     finally:
         run.kill()
     assert second.read_text() == "403"
+
+    # The same grant refuses resolve and export; every refusal is a `denied` event.
+    body = json.dumps({"url": "https://api.openai.com/v1/models"}).encode()
+    resolved = signed(home_key(daemon.home), "POST", daemon.url + "/resolve", body=body)
+    assert resolved.status_code == 403 and "does not include openai" in resolved.text
+    exported = daemon.cli("export", "openai", "--json")
+    assert exported.code == 4 and exported.json["error"] == "forbidden"
+    assert OPENAI_KEY not in exported.out + exported.err
+    query = (
+        "SELECT event || ':' || ifnull(json_extract(detail, '$.reason'), '') FROM audit_events "
+        "WHERE outcome = 'denied' AND identity = ? AND provider = 'openai' ORDER BY id"
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:  # the proxy's and resolve's events are batched
+        with database(daemon.home) as db:
+            denied = [row[0] for row in db.execute(query, (handle,))]
+        if len(denied) >= 3:
+            break
+        time.sleep(0.2)
+    reasons = dict(entry.split(":", 1) for entry in denied)
+    assert sorted(reasons) == ["credential_resolved", "export", "proxy_request"], denied
+    assert reasons["credential_resolved"] == "not in grant"
+    assert reasons["export"] == "not in grant"
+    assert "grant does not include it" in reasons["proxy_request"]
 
 
 def _authsome() -> list[str]:
