@@ -282,3 +282,25 @@ def test_api_key_connections_offer_no_refresh_or_provider_revoke(admin: Browser)
     assert "delete it in the service's own console" in detail
     refused = admin.post("/ui/connections/openai/default/refresh", form_page="/")
     assert refused.status_code == 400
+
+
+def test_agents_and_connections_paginate_on_the_server(admin: Browser, daemon: Daemon) -> None:
+    handles = [_claimed_agent(daemon, admin)[1] for _ in range(21)]
+    first = admin.get("/ui/agents").text
+    second = admin.get("/ui/agents?page=2").text
+    assert "Page 1 of 2 · 21 in all" in first and 'rel="next"' in first
+    listed = [h for h in handles if f'/ui/agents/{h}"' in first]
+    rest = [h for h in handles if f'/ui/agents/{h}"' in second]
+    assert len(listed) == 20 and len(rest) == 1 and set(listed + rest) == set(handles)
+    # Each row: fingerprint, status, last seen, grant.
+    jkt = scalar(daemon.home, "SELECT jkt FROM identities WHERE handle = ?", rest[0])
+    row = second.split(f"/ui/agents/{rest[0]}")[1].split("</tr>")[0]
+    assert f"SHA256:{jkt}" in row and "active" in row and "all providers" in row
+
+    for number in range(21):
+        _store_key(admin, f"sk-proj-PAGED{number:02d}secret0123456789", name=f"c{number:02d}")
+    page_one = admin.get("/ui/connections").text
+    page_two = admin.get("/ui/connections?page=2").text
+    assert page_one.count("/ui/connections/openai/c") == 20
+    assert page_two.count("/ui/connections/openai/c") == 1
+    assert "Page 2 of 2 · 21 in all" in page_two
