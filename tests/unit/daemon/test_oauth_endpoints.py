@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from authsome.daemon.services.oauth_endpoints import (
+    Endpoints,
     base_url_for,
     check_base_url,
     choose_flow,
     configured_endpoints,
+    discovered_endpoints,
 )
-from authsome.errors import InvalidInput
+from authsome.errors import AuthenticationFailed, InvalidInput
+from authsome.providers.catalogue import ProviderCatalogue
 from authsome.providers.schema import ProviderDefinition, load_provider_data
+from tests.unit.flows.support import Handler, Recorder, json_response, run
 
 
 def _provider(flow: str = "pkce", **oauth: Any) -> ProviderDefinition:
@@ -86,3 +91,69 @@ def test_unsafe_base_urls_are_refused(value: str) -> None:
 
 def test_loopback_http_base_url_is_allowed() -> None:
     assert check_base_url("http://127.0.0.1:8080/oidc/") == "http://127.0.0.1:8080/oidc"
+
+
+# --- discovery for dcr_pkce providers ----------------------------------------------------
+
+
+def _as_metadata(issuer: str) -> dict[str, object]:
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "registration_endpoint": f"{issuer}/register",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "code_challenge_methods_supported": ["S256"],
+    }
+
+
+def _discover(provider: ProviderDefinition, handler: Handler) -> tuple[Endpoints, list[str]]:
+    seen = Recorder(handler)
+    endpoints, _metadata = run(
+        lambda http: discovered_endpoints(http, provider, base_url_for(provider, None)), seen
+    )
+    return endpoints, [str(request.url) for request in seen.requests]
+
+
+def test_bundled_notion_mcp_is_discovered_through_its_origin_without_base_url() -> None:
+    """No RFC 9728 document and no path issuer: the origin's RFC 8414 metadata is used."""
+    notion = ProviderCatalogue.load().get("notion-mcp")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/oauth-authorization-server":
+            return json_response(200, _as_metadata("https://mcp.notion.com"))
+        if request.url.path == "/mcp":
+            return json_response(401, {"error": "invalid_token"})
+        return json_response(404, {})
+
+    endpoints, asked = _discover(notion, handler)
+    assert endpoints.issuer == "https://mcp.notion.com"
+    assert endpoints.registration == "https://mcp.notion.com/register"
+    assert endpoints.token == "https://mcp.notion.com/token"
+    assert endpoints.resource is None
+    assert asked[0] == "https://mcp.notion.com/.well-known/oauth-protected-resource/mcp"
+    assert asked[-1] == "https://mcp.notion.com/.well-known/oauth-authorization-server"
+
+
+def test_bundled_sentry_mcp_prefers_resource_metadata_and_keeps_its_named_urls() -> None:
+    sentry = ProviderCatalogue.load().get("sentry-mcp")
+    resource = "https://mcp.sentry.dev/mcp"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/oauth-protected-resource/mcp":
+            body = {"resource": resource, "authorization_servers": ["https://mcp.sentry.dev"]}
+            return json_response(200, body)
+        if request.url.path == "/.well-known/oauth-authorization-server":
+            return json_response(200, _as_metadata("https://mcp.sentry.dev"))
+        return json_response(404, {})
+
+    endpoints, _asked = _discover(sentry, handler)
+    assert endpoints.resource == resource  # sent as RFC 8707 `resource`
+    assert endpoints.registration == "https://mcp.sentry.dev/oauth/register"  # named wins
+    assert endpoints.revocation == "https://mcp.sentry.dev/revoke"  # discovered fills gaps
+
+
+def test_no_metadata_anywhere_names_both_places_tried() -> None:
+    notion = ProviderCatalogue.load().get("notion-mcp")
+    with pytest.raises(AuthenticationFailed, match=r"mcp\.notion\.com/mcp or https://mcp"):
+        _discover(notion, lambda request: json_response(404, {}))

@@ -6,7 +6,8 @@ may start with ``{base_url}``, filled from ``--base-url`` or the provider's
 ``flow: dcr_pkce`` are discovered from ``--base-url`` or ``oauth.base_url``:
 first as a protected resource (RFC 9728, MCP servers), whose metadata names
 the authorization server and the ``resource`` to send (RFC 8707); else as
-an issuer (RFC 8414 / OpenID). URLs the provider names win over discovered
+an issuer (RFC 8414 / OpenID), and last through its origin (MCP servers
+without RFC 9728 metadata). URLs the provider names win over discovered
 ones.
 """
 
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from authsome.errors import InvalidInput
+from authsome.errors import AuthenticationFailed, InvalidInput
 from authsome.flows.dcr import (
     ServerMetadata,
     check_endpoint_url,
@@ -117,8 +118,11 @@ async def discovered_endpoints(
         )
     start = check_endpoint_url(base_url, what="base URL")
     resource = await discover_protected_resource(http, start)
-    issuer = resource.authorization_servers[0] if resource is not None else start
-    metadata = await discover_authorization_server(http, issuer)
+    if resource is not None:
+        issuer = resource.authorization_servers[0]
+        metadata = await discover_authorization_server(http, issuer)
+    else:
+        issuer, metadata = await _issuer_without_resource_metadata(http, start)
     found = replace(
         named,
         authorization=named.authorization or metadata.authorization_endpoint,
@@ -138,6 +142,32 @@ async def discovered_endpoints(
             hint="ask the service for a client id and use a provider with flow 'pkce'",
         )
     return found, metadata
+
+
+async def _issuer_without_resource_metadata(
+    http: httpx.AsyncClient, start: str
+) -> tuple[str, ServerMetadata]:
+    """The authorization server of a URL that publishes no RFC 9728 metadata.
+
+    ``start`` itself is tried as an issuer first (a path-suffixed issuer);
+    then, for an MCP server URL such as ``https://mcp.example/mcp``, the
+    origin, which MCP servers of the 2025-03-26 revision use as their
+    authorization base URL.
+    """
+    try:
+        return start, await discover_authorization_server(http, start)
+    except AuthenticationFailed:
+        parts = urlsplit(start)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin == start:
+            raise
+        try:
+            return origin, await discover_authorization_server(http, origin)
+        except AuthenticationFailed:
+            raise AuthenticationFailed(
+                f"no authorization server metadata found for {start} or {origin} "
+                "(RFC 9728 / RFC 8414 / OpenID discovery)"
+            ) from None
 
 
 def choose_flow(
