@@ -2,15 +2,57 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support import postgres
 from tests.support.daemon import Daemon, start_daemon
 
 PASSWORD = "correct horse battery staple"
 EMAIL = "admin@example.com"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=("sqlite", "postgres"),
+        default=None,
+        help="the store every test daemon uses (default: $AUTHSOME_TEST_STORE or sqlite); "
+        "postgres starts one throwaway server per session and a database per daemon home",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    store = config.getoption("--store")
+    if store:  # subprocesses and start_daemon read the variable
+        os.environ[postgres.STORE_ENV] = store
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"authsome test store: {postgres.selected_store()}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.PostgresServer]:
+    """The session's throwaway PostgreSQL server (started on first use)."""
+    if not postgres.postgres_available():
+        pytest.fail("PostgreSQL is not installed: apt-get install postgresql (.ci/run does)")
+    yield postgres.shared_server()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: postgres.PostgresServer) -> str:
+    """A fresh, empty database on the session's server (``postgresql://`` URL)."""
+    return postgres_server.create_database()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_postgres_at_end() -> Iterator[None]:
+    yield
+    postgres.stop_shared_server()
 
 
 @pytest.fixture
