@@ -253,6 +253,160 @@ HEADERS: dict[str, str] = {
     "zapier": "Authorization: Bearer <key>",
 }
 
+_GOOGLE = (
+    "https://accounts.google.com/o/oauth2/v2/auth?access_type=offline&prompt=consent",
+    "https://oauth2.googleapis.com/token",
+    "https://oauth2.googleapis.com/revoke",
+    None,
+)
+_ATLASSIAN = (
+    "https://auth.atlassian.com/authorize?audience=api.atlassian.com&prompt=consent",
+    "https://auth.atlassian.com/oauth/token",
+    None,
+    None,
+)
+_MICROSOFT = (
+    "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+    "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+    None,  # Microsoft identity platform has no RFC 7009 endpoint
+    "https://login.microsoftonline.com/common/oauth2/v2.0/devicecode",
+)
+
+#: (authorization, token, revocation, device) URLs from each service's OAuth
+#: documentation. The authorization URL carries the parameters the service
+#: requires for a refresh token or an API audience (Google ``access_type=offline``,
+#: Atlassian ``audience``, Dropbox ``token_access_type=offline``, Reddit
+#: ``duration=permanent``): without them a login succeeds but cannot be refreshed.
+OAUTH_ENDPOINTS: dict[str, tuple[str | None, str | None, str | None, str | None]] = {
+    "atlassian": _ATLASSIAN,
+    "confluence": _ATLASSIAN,
+    "jira": _ATLASSIAN,
+    "box": (
+        "https://account.box.com/api/oauth2/authorize",
+        "https://api.box.com/oauth2/token",
+        "https://api.box.com/oauth2/revoke",
+        None,
+    ),
+    "discord": (
+        "https://discord.com/oauth2/authorize",
+        "https://discord.com/api/oauth2/token",
+        "https://discord.com/api/oauth2/token/revoke",
+        None,
+    ),
+    "dropbox": (
+        "https://www.dropbox.com/oauth2/authorize?token_access_type=offline",
+        "https://api.dropboxapi.com/oauth2/token",
+        None,  # /2/auth/token/revoke revokes the calling token, not RFC 7009
+        None,
+    ),
+    "github": (
+        "https://github.com/login/oauth/authorize",
+        "https://github.com/login/oauth/access_token",
+        None,  # DELETE /applications/{client_id}/token is not RFC 7009
+        "https://github.com/login/device/code",
+    ),
+    "github-enterprise": (
+        "{base_url}/login/oauth/authorize",
+        "{base_url}/login/oauth/access_token",
+        None,
+        "{base_url}/login/device/code",
+    ),
+    "gitlab": (
+        "{base_url}/oauth/authorize",
+        "{base_url}/oauth/token",
+        "{base_url}/oauth/revoke",
+        "{base_url}/oauth/authorize_device",
+    ),
+    **{
+        name: _GOOGLE
+        for name in REQUIRED
+        if name.startswith("google") and name not in ("google", "google-youtube")
+    },
+    # Google's device flow accepts only a few scopes: basic profile and YouTube among them.
+    "google": (*_GOOGLE[:3], "https://oauth2.googleapis.com/device/code"),
+    "google-youtube": (*_GOOGLE[:3], "https://oauth2.googleapis.com/device/code"),
+    "hubspot": (
+        "https://app.hubspot.com/oauth/authorize",
+        "https://api.hubapi.com/oauth/v1/token",
+        None,
+        None,
+    ),
+    "klaviyo-oauth": (
+        "https://www.klaviyo.com/oauth/authorize",
+        "https://a.klaviyo.com/oauth/token",
+        "https://a.klaviyo.com/oauth/revoke",
+        None,
+    ),
+    "linear": (
+        "https://linear.app/oauth/authorize",
+        "https://api.linear.app/oauth/token",
+        "https://api.linear.app/oauth/revoke",
+        None,
+    ),
+    "microsoft": _MICROSOFT,
+    "microsoft-calendar": _MICROSOFT,
+    "microsoft-outlook": _MICROSOFT,
+    "microsoft-word": _MICROSOFT,
+    "notion": (
+        "https://api.notion.com/v1/oauth/authorize?owner=user",  # owner=user is required
+        "https://api.notion.com/v1/oauth/token",
+        "https://api.notion.com/v1/oauth/revoke",
+        None,
+    ),
+    "reddit": (
+        "https://www.reddit.com/api/v1/authorize?duration=permanent",
+        "https://www.reddit.com/api/v1/access_token",
+        "https://www.reddit.com/api/v1/revoke_token",
+        None,
+    ),
+    "salesforce": (
+        "{base_url}/services/oauth2/authorize",
+        "{base_url}/services/oauth2/token",
+        "{base_url}/services/oauth2/revoke",
+        None,
+    ),
+    "slack": (
+        "https://slack.com/oauth/v2/authorize",
+        "https://slack.com/api/oauth.v2.access",
+        None,  # auth.revoke revokes the calling token
+        None,
+    ),
+    "todoist": (
+        "https://todoist.com/oauth/authorize",
+        "https://todoist.com/oauth/access_token",
+        None,
+        None,
+    ),
+    "x": (
+        "https://x.com/i/oauth2/authorize",
+        "https://api.x.com/2/oauth2/token",
+        "https://api.x.com/2/oauth2/revoke",
+        None,
+    ),
+    "zoom": (
+        "https://zoom.us/oauth/authorize",
+        "https://zoom.us/oauth/token",
+        "https://zoom.us/oauth/revoke",
+        None,
+    ),
+}
+
+#: Scopes without which a refresh token is never issued.
+OFFLINE_SCOPES = {
+    "atlassian": "offline_access",
+    "confluence": "offline_access",
+    "jira": "offline_access",
+    "microsoft": "offline_access",
+    "microsoft-calendar": "offline_access",
+    "microsoft-outlook": "offline_access",
+    "microsoft-word": "offline_access",
+    "salesforce": "refresh_token",
+    "x": "offline.access",
+}
+
+#: OAuth providers that cannot log in without ``--base-url`` (the instance is the user's).
+NEEDS_BASE_URL = {"github-enterprise"}
+
 #: OAuth providers whose tokens do not go as "Authorization: Bearer".
 OAUTH_HEADERS = {"postiz": ("Authorization", "")}
 
@@ -511,3 +665,55 @@ def test_only_documented_shapes_are_enforced() -> None:
         "stripe-mcp",
         "atlassian-api-token",
     }
+
+
+@pytest.mark.parametrize("name", sorted(OAUTH_ENDPOINTS))
+def test_oauth_endpoints_are_the_documented_ones(name: str) -> None:
+    oauth = BY_NAME[name].oauth
+    assert oauth is not None
+    found = (
+        oauth.authorization_url,
+        oauth.token_url,
+        oauth.revocation_url,
+        oauth.device_authorization_url,
+    )
+    assert found == OAUTH_ENDPOINTS[name]
+
+
+@pytest.mark.parametrize("name", sorted(OFFLINE_SCOPES))
+def test_refresh_needing_scopes_are_asked_by_default(name: str) -> None:
+    oauth = BY_NAME[name].oauth
+    assert oauth is not None and OFFLINE_SCOPES[name] in oauth.scopes
+
+
+def test_the_endpoint_table_covers_every_pkce_provider() -> None:
+    # slack-mcp: Slack's user-token endpoints for MCP apps (see its docs_url)
+    pkce = {n for n, d in BY_NAME.items() if d.flow == "pkce"} - {"slack-mcp"}
+    assert pkce <= set(OAUTH_ENDPOINTS)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, d in BY_NAME.items() if d.oauth))
+def test_oauth_login_needs_no_base_url_unless_self_hosted(name: str) -> None:
+    """`authsome login NAME` must start for every bundled OAuth provider as shipped."""
+    from authsome.daemon.services.oauth_endpoints import (
+        base_url_for,
+        choose_flow,
+        configured_endpoints,
+    )
+    from authsome.errors import InvalidInput
+
+    defn = BY_NAME[name]
+    base_url = base_url_for(defn, None)
+    if name in NEEDS_BASE_URL:
+        assert not base_url and "--base-url" in (defn.description or "")
+        with pytest.raises(InvalidInput, match="--base-url"):
+            configured_endpoints(defn, base_url)
+        return
+    endpoints = configured_endpoints(defn, base_url)
+    if defn.flow == "dcr_pkce":
+        # discovery starts at the MCP URL, which must be one the provider serves
+        assert base_url.startswith("https://")
+        host = base_url.removeprefix("https://").split("/", 1)[0]
+        assert CATALOGUE.matcher.match(host, "/" + base_url.split("/", 3)[-1]) == name
+        return
+    assert choose_flow(defn, endpoints, None, prefer_device=False) == defn.flow
