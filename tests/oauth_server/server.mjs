@@ -1,7 +1,7 @@
 // A real OAuth 2 / OpenID authorization server for Authsome's tests (npm
 // `oidc-provider` 9.x), on a free loopback port, plain http.
 //
-//   node server.mjs [--path /oidc] [--access-ttl 4] [--device-interval 1]
+//   node server.mjs [--path /oidc] [--access-ttl 4] [--device-interval 1] [--device-ttl 600]
 //
 // Prints one JSON line {"port", "issuer"} when it listens. The issuer carries
 // a path (default /oidc) so discovery of path-suffixed issuers is exercised.
@@ -28,13 +28,14 @@ const { values: args } = parseArgs({
     path: { type: 'string', default: '/oidc' },
     'access-ttl': { type: 'string', default: '4' },
     'device-interval': { type: 'string', default: '1' },
+    'device-ttl': { type: 'string', default: '600' },
   },
 });
 const mount = args.path.replace(/\/$/, '');
 
 const store = new Map(); // "<Model>:<id>" -> payload
 const issued = {}; // model -> [values]
-const tokenRequests = []; // {grant_type, ok, error, rt}
+const tokenRequests = []; // {grant_type, ok, error, rt, at (ms since the epoch)}
 let outage = { count: 0, mode: 'drop' };
 
 const fingerprint = (value) => (value
@@ -148,7 +149,7 @@ const provider = new Provider(issuer, {
   ttl: {
     AccessToken: Number(args['access-ttl']),
     AuthorizationCode: 60,
-    DeviceCode: 600,
+    DeviceCode: Number(args['device-ttl']),
     Grant: 86400,
     IdToken: 3600,
     Interaction: 600,
@@ -174,12 +175,16 @@ const keepVerifier = (params) => {
 provider.on('grant.success', (ctx) => {
   const { params } = ctx.oidc;
   keepVerifier(params);
-  tokenRequests.push({ grant_type: params.grant_type, ok: true, error: null, rt: fingerprint(params.refresh_token) });
+  tokenRequests.push({
+    grant_type: params.grant_type, ok: true, error: null, rt: fingerprint(params.refresh_token), at: Date.now(),
+  });
 });
 provider.on('grant.error', (ctx, err) => {
   const params = ctx.oidc?.params || {};
   keepVerifier(params);
-  tokenRequests.push({ grant_type: params.grant_type || null, ok: false, error: err.error || String(err), rt: fingerprint(params.refresh_token) });
+  tokenRequests.push({
+    grant_type: params.grant_type || null, ok: false, error: err.error || String(err), rt: fingerprint(params.refresh_token), at: Date.now(),
+  });
 });
 
 const callback = provider.callback();
@@ -223,7 +228,7 @@ async function testRoute(req, res, path) {
 async function tokenOutage(req, res) {
   const params = new URLSearchParams(await readBody(req));
   tokenRequests.push({
-    grant_type: params.get('grant_type'), ok: false, error: `outage-${outage.mode}`, rt: fingerprint(params.get('refresh_token')),
+    grant_type: params.get('grant_type'), ok: false, error: `outage-${outage.mode}`, rt: fingerprint(params.get('refresh_token')), at: Date.now(),
   });
   outage.count -= 1;
   if (outage.mode === '503') {

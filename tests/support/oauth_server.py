@@ -27,9 +27,12 @@ def available() -> bool:
 class OAuthServer:
     """``oidc-provider`` on a free loopback port (plain http), stopped on exit."""
 
-    def __init__(self, *, access_ttl: int = 4) -> None:
+    def __init__(
+        self, *, access_ttl: int = 4, device_interval: int = 1, device_ttl: int = 600
+    ) -> None:
+        args = ["--access-ttl", str(access_ttl), "--device-interval", str(device_interval)]
         self.process = subprocess.Popen(
-            ["node", str(SCRIPT), "--access-ttl", str(access_ttl)],
+            ["node", str(SCRIPT), *args, "--device-ttl", str(device_ttl)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

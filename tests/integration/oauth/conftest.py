@@ -213,9 +213,16 @@ def register_providers(env: OAuthEnv) -> None:
 
 @pytest.fixture
 def oauth_server(request: pytest.FixtureRequest) -> Iterator[OAuthServer]:
-    """The authorization server; ``@pytest.mark.access_ttl(4)`` for short-lived tokens."""
+    """The authorization server; ``@pytest.mark.access_ttl(4)`` for short-lived tokens,
+    ``@pytest.mark.device(interval=3, ttl=5)`` for the device flow's timing."""
     marker = request.node.get_closest_marker("access_ttl")
-    with OAuthServer(access_ttl=marker.args[0] if marker else 300) as server:
+    device = request.node.get_closest_marker("device")
+    timing = device.kwargs if device else {}
+    with OAuthServer(
+        access_ttl=marker.args[0] if marker else 300,
+        device_interval=timing.get("interval", 1),
+        device_ttl=timing.get("ttl", 600),
+    ) as server:
         yield server
 
 
@@ -243,3 +250,6 @@ def oauth_env(tmp_path: Path, oauth_server: OAuthServer) -> Iterator[OAuthEnv]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "access_ttl(seconds): access-token lifetime at the server")
+    config.addinivalue_line(
+        "markers", "device(interval=, ttl=): the server's device-flow interval and expires_in"
+    )

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import signal
 import time
+from datetime import UTC, datetime
+
+import pytest
 
 from tests.integration.oauth.conftest import LoginProcess, OAuthEnv
 from tests.support.oauth_browser import ScriptedBrowser
@@ -81,3 +86,47 @@ def test_slow_down_adds_five_seconds(oauth_env: OAuthEnv) -> None:
     assert time.monotonic() - slowed_at >= 5.5  # interval 1 s + 5 s
     login.process.terminate()
     login.finish()
+
+
+@pytest.mark.device(interval=3)
+def test_polls_keep_the_interval_the_server_asked_for(oauth_env: OAuthEnv) -> None:
+    # The CLI asks the daemon every second; the daemon polls the server every 3 s.
+    login = oauth_env.start_login("oauthdev", "--client-stdin", stdin=f"{DEVICE_CLIENT}\n\n")
+    login.wait_for(CODE)
+    deadline = time.monotonic() + 40
+    while len(oauth_env.server.token_requests(GRANT_DEVICE)) < 3:
+        assert time.monotonic() < deadline, "the daemon stopped polling"
+        time.sleep(0.2)
+    login.process.send_signal(signal.SIGINT)
+    oauth_env.finish(login)
+    times = [r["at"] / 1000 for r in oauth_env.server.token_requests(GRANT_DEVICE)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert all(gap >= 2.9 for gap in gaps), gaps
+    assert all(r["error"] == "authorization_pending" for r in oauth_env.server.token_requests())
+
+
+@pytest.mark.device(ttl=4)
+def test_an_unapproved_device_login_ends_when_the_server_says(oauth_env: OAuthEnv) -> None:
+    started = time.monotonic()
+    login = oauth_env.start_login("oauthdev", "--client-stdin", stdin=f"{DEVICE_CLIENT}\n\n")
+    login.wait_for(CODE)
+    result = oauth_env.finish(login)
+    assert result.code == 2
+    assert "expired" in result.err
+    assert time.monotonic() - started < 60  # expires_in (4 s), not the 10 minutes of a session
+    assert oauth_env.connection("oauthdev") is None
+
+
+@pytest.mark.device(ttl=1800)
+def test_a_device_login_may_outlast_ten_minutes_when_the_server_allows(
+    oauth_env: OAuthEnv,
+) -> None:
+    with oauth_env.api() as api:
+        started = api.start_oauth_login("oauthdev")
+        assert started["status"] == "needs_client"
+        pending = api.give_oauth_client(started["id"], DEVICE_CLIENT, None)
+        assert pending["status"] == "pending" and pending["user_code"]
+        expires = datetime.fromisoformat(pending["expires_at"].replace("Z", "+00:00"))
+        left = (expires - datetime.now(UTC)).total_seconds()
+        assert 1700 < left <= 1800  # the server's expires_in, not a fixed cap
+        api.cancel_oauth_login(started["id"])
