@@ -42,11 +42,17 @@ def parse_scopes(value: str | None) -> list[str] | None:
     return [scope for scope in value.replace(",", " ").split() if scope]
 
 
+#: Set by sshd in the sessions it starts.
+SSH_VARIABLES = ("SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY")
+
+
 def browser_available() -> bool:
     """Whether a graphical browser can open here (not over SSH without a display)."""
-    if sys.platform.startswith("linux") or "bsd" in sys.platform:
-        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-            return False  # only terminal browsers could answer, and they take over the TTY
+    graphical = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if not graphical and any(os.environ.get(name) for name in SSH_VARIABLES):
+        return False  # a browser would open on the remote machine's screen, if anywhere
+    if not graphical and (sys.platform.startswith("linux") or "bsd" in sys.platform):
+        return False  # only terminal browsers could answer, and they take over the TTY
     try:
         webbrowser.get()
     except webbrowser.Error:

@@ -136,8 +136,11 @@ class OAuthEnv:
         self.outputs.extend([result.out, result.err])
         return result
 
-    def start_login(self, *args: str, stdin: str | None = None) -> LoginProcess:
-        return LoginProcess(args, self.daemon.env, stdin)
+    def start_login(
+        self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+    ) -> LoginProcess:
+        """``authsome login ARGS``; ``env`` replaces the daemon's environment when given."""
+        return LoginProcess(args, self.daemon.env if env is None else env, stdin)
 
     def finish(self, login: LoginProcess) -> CliResult:
         result = login.finish()

@@ -47,9 +47,11 @@ def test_device_login_end_to_end(oauth_env: OAuthEnv) -> None:
 def test_no_browser_here_switches_a_browser_provider_to_the_device_flow(
     oauth_env: OAuthEnv,
 ) -> None:
-    # No DISPLAY in the test environment: `authsome login` cannot open a browser.
+    # An SSH session without a display: `authsome login` cannot open a browser.
+    env = {k: v for k, v in oauth_env.daemon.env.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(SSH_CONNECTION="10.0.0.2 50000 10.0.0.1 22", BROWSER="true")
     stdin = f"{STATIC_CLIENT[0]}\n{STATIC_CLIENT[1]}\n"
-    login = oauth_env.start_login("oauthco", "--client-stdin", stdin=stdin)
+    login = oauth_env.start_login("oauthco", "--client-stdin", stdin=stdin, env=env)
     _approve(oauth_env, login)
     result = oauth_env.finish(login)
     assert result.code == 0, result.err
