@@ -84,6 +84,20 @@ def test_log_shows_filters_and_exports_events(gateway: Gateway) -> None:
     assert proxied and {(e["event"], e["provider"]) for e in proxied} == {
         ("proxy_request", "openai")
     }
+    # Every field of a proxied request: method, host, path, status, duration, connection.
+    request = proxied[-1]
+    assert (request["method"], request["host"], request["path"]) == (
+        "GET",
+        "api.openai.com",
+        "/v1/models",
+    )
+    assert (request["status"], request["connection"], request["outcome"]) == (
+        200,
+        "default",
+        "success",
+    )
+    assert isinstance(request["detail"]["duration_ms"], float | int)
+    assert request["detail"]["duration_ms"] >= 0 and request["identity"]
     denied = _log(daemon, "--outcome", "denied")
     assert [(e["host"], e["status"]) for e in denied] == [("api.acme.test", 403)]
     assert "not listed with --provider" in denied[0]["detail"]["reason"]

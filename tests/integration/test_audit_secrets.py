@@ -221,6 +221,7 @@ def test_no_secret_of_any_flow_reaches_the_audit_trail(gateway: Gateway, tmp_pat
         ("login", "success"),
         ("logout", "success"),
         ("run_started", "success"),
+        ("run_ended", "success"),
         ("scan_compared", "success"),
         ("vault_backup", "success"),
         ("vault_key_rotated", "success"),

@@ -59,6 +59,7 @@ def test_error_from_the_server_ends_the_login_with_its_message(oauth_env: OAuthE
     assert result.code == 2
     assert "access_denied (the user said no)" in result.err
     _nothing_stored(oauth_env)
+    assert ("login", "failure", "oauthco") in oauth_env.audit_events()  # a failed login
 
 
 def test_wrong_issuer_is_refused(oauth_env: OAuthEnv) -> None:
