@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from authsome.client.api import DaemonClient
+from tests.conftest import EMAIL, PASSWORD
 from tests.integration.oauth.conftest import OAuthEnv, open_env
-from tests.support.daemon import start_daemon
+from tests.support.daemon import base_env, run_cli, start_daemon
 from tests.support.oauth_browser import ScriptedBrowser
 from tests.support.oauth_server import STATIC_CLIENT, OAuthServer
+from tests.support.pop import home_key
+from tests.support.web import Browser
+
+USER_PASSWORD = "second-user-passphrase-4411"
 
 
 def _free_port() -> int:
@@ -84,3 +92,67 @@ def test_client_entered_in_the_browser_form_then_login(oauth_env: OAuthEnv) -> N
     assert httpx.get(form_url, timeout=10).status_code == 404
     assert oauth_env.connection("oauthco") is not None
     oauth_env.assert_no_secrets_leaked()
+
+
+def _db_bytes(home: Path) -> bytes:
+    """The whole store as it lies on disk (database and write-ahead log)."""
+    server = home / "server"
+    return b"".join(path.read_bytes() for path in sorted(server.glob("authsome.db*")))
+
+
+def test_pending_login_secrets_are_sealed_at_rest(oauth_env: OAuthEnv) -> None:
+    with oauth_env.api() as api:
+        started = api.start_oauth_login("oauthco", flow="pkce")
+        started = api.give_oauth_client(started["id"], *STATIC_CLIENT)
+    url = started["authorization_url"]
+    state = parse_qs(urlsplit(url).query)["state"][0]
+    at_rest = _db_bytes(oauth_env.daemon.home)  # while the login waits for its callback
+    with ScriptedBrowser() as browser:
+        page = browser.open(url)
+    assert page.final.status_code == 200 and "Logged in" in page.final.text
+    verifier = oauth_env.server.issued("CodeVerifier")[-1]
+    assert len(verifier) >= 43
+    for secret in (verifier, state, STATIC_CLIENT[1]):
+        assert secret.encode() not in at_rest
+    with oauth_env.db() as db:
+        sealed = db.execute("SELECT sealed_verifier, state_hash FROM auth_sessions").fetchall()
+    assert sealed == [(None, sealed[0][1])] and sealed[0][1]  # erased once used
+    assert STATIC_CLIENT[1].encode() not in _db_bytes(oauth_env.daemon.home)
+
+
+def test_a_client_given_once_serves_every_user_of_the_deployment(
+    oauth_env: OAuthEnv, tmp_path: Path
+) -> None:
+    oauth_env.pkce_login()  # the admin brings the OAuth client
+    admin = Browser(oauth_env.daemon.url)
+    admin.login(EMAIL, PASSWORD)
+    page = admin.post("/ui/settings/invites", form_page="/ui/settings/invites")
+    token = re.search(r"/invite/([A-Za-z0-9_-]+)", page.text)
+    assert token, page.text
+    Browser(oauth_env.daemon.url).register("user@example.com", USER_PASSWORD, invite=token[1])
+    user_home = tmp_path / "user-home"
+    user_env = base_env(user_home, AUTHSOME_BASE_URL=oauth_env.daemon.url)
+    init = run_cli(
+        ("init", "--email", "user@example.com", "--password-stdin"),
+        user_env,
+        input=USER_PASSWORD + "\n",
+    )
+    assert init.code == 0, init.err
+
+    with DaemonClient(oauth_env.daemon.url, home_key(user_home)) as user:
+        started = user.start_oauth_login("oauthco", flow="pkce")
+        assert started["status"] == "pending"  # not asked for a client again
+        with ScriptedBrowser() as browser:
+            browser.open(started["authorization_url"])
+        assert user.oauth_login_status(started["id"])["status"] == "complete"
+        mine = [(c["provider"], c["name"]) for c in user.connections()]
+    assert mine == [("oauthco", "default")]
+    with oauth_env.db() as db:
+        assert db.execute("SELECT COUNT(*) FROM oauth_clients").fetchone() == (1,)
+        vaults = db.execute(
+            "SELECT COUNT(DISTINCT vault_id) FROM connections WHERE provider = 'oauthco'"
+        ).fetchone()
+    assert vaults == (2,)  # two connections, one per user's vault
+    # Only an admin may revoke a provider for everyone.
+    refused = run_cli(("provider", "revoke", "oauthco", "--yes"), user_env)
+    assert refused.code == 4 and "admin" in refused.err
