@@ -98,5 +98,6 @@ def test_client_secret_is_asked_at_a_masked_prompt(oauth_env: OAuthEnv) -> None:
     shown = b"".join(transcript).decode(errors="replace")
     assert STATIC_CLIENT[0] in shown  # the id is echoed
     assert STATIC_CLIENT[1] not in shown  # the secret is not
+    assert "in the browser (Ctrl-C to cancel)" in shown  # the spinner while it waits
     oauth_env.outputs.append(shown)
     oauth_env.assert_no_secrets_leaked()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
+import click
 import pytest
 
+from authsome.cli.main import cli
 from authsome.cli.oauth_login import browser_available, parse_scopes
+from tests.unit.cli.test_main import _leaves
 
 DISPLAYS = ("DISPLAY", "WAYLAND_DISPLAY")
 
@@ -51,3 +55,44 @@ def test_scopes_are_split_on_commas_and_spaces(
     value: str | None, expected: list[str] | None
 ) -> None:
     assert parse_scopes(value) == expected
+
+
+SECRET_WORDS = re.compile(r"secret|password|passphrase|token|key|client|credential", re.I)
+
+
+def _value_options(command: click.Command) -> list[str]:
+    return [
+        " ".join(param.opts)
+        for param in command.params
+        if isinstance(param, click.Option) and not param.is_flag and not param.count
+    ]
+
+
+def test_no_command_takes_a_secret_or_client_credential_as_an_argument() -> None:
+    """Client ids/secrets, keys and passwords come from a prompt, stdin or the browser form."""
+    leaves = _leaves(cli)
+    assert any(path == "login" for path, _command in leaves)
+    offending = [
+        f"{path} {names}"
+        for path, command in leaves
+        for names in _value_options(command)
+        if SECRET_WORDS.search(names)
+    ]
+    assert offending == []
+    arguments = [
+        f"{path} {param.name}"
+        for path, command in leaves
+        for param in command.params
+        if isinstance(param, click.Argument) and SECRET_WORDS.search(param.name or "")
+    ]
+    assert arguments == []
+
+
+def test_the_check_would_see_a_client_secret_option() -> None:
+    @click.command()
+    @click.option("--client-secret")
+    @click.option("--client-stdin", is_flag=True)
+    def sample(client_secret: str | None, client_stdin: bool) -> None:
+        """A command that must not exist."""
+
+    assert [n for n in _value_options(sample) if SECRET_WORDS.search(n)] == ["--client-secret"]
