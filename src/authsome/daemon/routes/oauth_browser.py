@@ -83,7 +83,9 @@ async def oauth_callback(request: Request, state: StateDep) -> HTMLResponse:
             "Logged in",
             f"<p>{html.escape(result.message)} The connection "
             f"<strong>{html.escape(result.connection or '')}</strong> is stored encrypted "
-            "in your vault.</p><p class='muted'>You can close this tab.</p>",
+            "in your vault.</p><p class='muted'>You can close this tab, or "
+            f"<a href='/ui/connections/{html.escape(result.provider or '')}/"
+            f"{html.escape(result.connection or '')}'>see it in the dashboard</a>.</p>",
         )
     return _page(
         "Login not completed",

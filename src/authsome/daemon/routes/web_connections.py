@@ -1,10 +1,12 @@
 """Connections page: the signed-in principal's own vault, never its secrets.
 
 An API key may be entered here (the browser bridge of DESIGN §2): it goes
-straight into ``store_api_key`` and is never shown again. OAuth connections
-can be refreshed now, and revoked at the provider (RFC 7009) before they are
-removed; an OAuth log-in itself starts from an agent (``authsome login``),
-since the daemon's login sessions belong to an identity.
+straight into ``store_api_key`` and is never shown again. An OAuth log-in
+starts here too: the daemon opens a login session for the signed-in
+principal (no agent identity) and the page links to the provider's
+authorization URL; its callback stores the connection like a CLI login's.
+OAuth connections can be refreshed now, and revoked at the provider
+(RFC 7009) before they are removed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
 from authsome.daemon.deps import StateDep
+from authsome.daemon.routes.oauth import CALLBACK_PATH, daemon_url, logins
+from authsome.daemon.services.auth_sessions import LoginRequest
+from authsome.daemon.services.caller import Caller
 from authsome.daemon.services.connections import (
     ActingFor,
     find_connection,
@@ -25,13 +30,14 @@ from authsome.daemon.services.connections import (
     store_api_key,
 )
 from authsome.daemon.services.dashboard import page_connections, vault_of
+from authsome.daemon.services.oauth_endpoints import PKCE
 from authsome.daemon.services.oauth_refresh import Gone, Unusable
 from authsome.daemon.services.oauth_revoke import Revocation, revocation_for, revoke
 from authsome.daemon.services.web_sessions import SignedIn
 from authsome.daemon.web.paging import PagingDep
 from authsome.daemon.web.render import render
 from authsome.daemon.web.security import FormDep, SignedInDep, WebError, WebRoute, not_found
-from authsome.errors import AuthsomeError, CredentialUnavailable
+from authsome.errors import AuthsomeError, CredentialUnavailable, InvalidInput
 from authsome.store.db import transaction
 from authsome.store.models import Connection, Principal, Vault
 
@@ -116,6 +122,55 @@ def store_connection(
         )
     state.resolver.invalidate(vault.id, provider.name)
     return RedirectResponse(f"/ui/connections/{provider.name}/{name}?done=stored", 303)
+
+
+@router.post("/login")
+async def start_oauth_login(
+    request: Request, signed_in: SignedInDep, form: FormDep, state: StateDep
+) -> Response:
+    """Start an OAuth login for the signed-in principal's vault; the page that answers
+    links on to the provider (a redirect after a form post would break ``form-action``)."""
+    provider_name, name = form.get("provider")[:64], form.get("connection", "default")[:64]
+    provider = state.catalogue.get(provider_name)
+    if provider.auth_type != "oauth2":
+        raise InvalidInput(
+            f"{provider.name} uses an API key; paste it on the connections page instead"
+        )
+
+    def vault_id() -> str:
+        with transaction(state.sessions) as db:
+            principal = db.get(Principal, signed_in.principal_id)
+            assert principal is not None
+            return state.vault_keys.ensure_vault(db, principal).id
+
+    caller = Caller(
+        # Login sessions belong to whoever started them: here, this browser session.
+        identity_id=f"web:{signed_in.session_id}"[:64],
+        handle="",
+        jkt="",
+        status="active",
+        principal_id=signed_in.principal_id,
+        role=signed_in.role,
+        email=signed_in.email,
+        vault_id=await asyncio.to_thread(vault_id),
+    )
+    base = daemon_url(request, state)
+    started = await logins(state).start(
+        caller,
+        LoginRequest(
+            provider=provider.name, connection=name, flow=PKCE, force=form.flag("replace")
+        ),
+        redirect_uri=base + CALLBACK_PATH,
+        daemon_url=base,
+    )
+    return render(
+        request,
+        "connection_login.html",
+        definition=provider,
+        connection=name,
+        target=started.authorization_url or started.client_form_url,
+        needs_client=started.authorization_url is None,
+    )
 
 
 @router.get("/{provider}/{name}")

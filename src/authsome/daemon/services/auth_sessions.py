@@ -303,7 +303,7 @@ class OAuthLogins:
                     base_url=row.endpoints.get("base_url") or "",
                     client_id=client_id,
                     client_secret=client_secret,
-                    actor=ActingFor(row.identity_handle, row.principal_id),
+                    actor=ActingFor(row.identity_handle or None, row.principal_id),
                 )
                 row.client_ref = client.id
                 row.form_token_hash = None
@@ -549,7 +549,7 @@ class OAuthLogins:
                 db,
                 "login_started",
                 "success",
-                identity=row.identity_handle,
+                identity=row.identity_handle or None,
                 principal_id=row.principal_id,
                 provider=row.provider,
                 connection=row.connection,
@@ -608,7 +608,7 @@ class OAuthLogins:
                 requested_scopes=list(row.scopes),
                 force=row.force,
                 flow=row.flow,
-                actor=ActingFor(row.identity_handle, row.principal_id),
+                actor=ActingFor(row.identity_handle or None, row.principal_id),
             )
             row.status = "complete"
             row.completed_at = datetime.now(UTC)
@@ -634,7 +634,7 @@ class OAuthLogins:
             db,
             "login",
             "failure",
-            identity=row.identity_handle,
+            identity=row.identity_handle or None,
             principal_id=row.principal_id,
             provider=row.provider,
             connection=row.connection,
@@ -652,4 +652,4 @@ def _expired_message(row: AuthSession) -> str:
 
 def _actor(caller: Caller) -> ActingFor:
     assert caller.principal_id is not None
-    return ActingFor(identity=caller.handle, principal_id=caller.principal_id)
+    return ActingFor(identity=caller.handle or None, principal_id=caller.principal_id)
