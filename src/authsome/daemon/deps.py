@@ -6,9 +6,11 @@ commit is raised inside the handler and rendered like any other error.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from authsome.crypto.pop import VerifiedProof
 from authsome.daemon.services.caller import Caller, load_caller, verify_request_proof
@@ -35,13 +37,17 @@ def request_url(request: Request, state: DaemonState) -> str:
 
 async def get_proof(request: Request, state: StateDep) -> VerifiedProof:
     body = await request.body()
-    return verify_request_proof(
+    check = functools.partial(
+        verify_request_proof,
         state.replay,
         header=request.headers.get("dpop"),
         method=request.method,
         url=request_url(request, state),
         body=body,
     )
+    if state.replay.blocking:  # the replay table (team mode): database I/O off the loop
+        return await run_in_threadpool(check)
+    return check()
 
 
 ProofDep = Annotated[VerifiedProof, Depends(get_proof)]

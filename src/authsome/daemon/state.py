@@ -15,8 +15,9 @@ from authsome.config import ServerSettings
 from authsome.crypto.envelope import make_key_check
 from authsome.crypto.masterkey import MasterKey, load_master_key, open_with_recovery
 from authsome.daemon.services.credentials import CredentialResolver
-from authsome.daemon.services.replay import MemoryReplayCache
+from authsome.daemon.services.replay import MemoryReplayCache, ReplayCache, replay_cache_for
 from authsome.daemon.services.runs import RunRegistry
+from authsome.daemon.services.shared_changes import Change, ChangeFeed
 from authsome.daemon.services.vaults import VaultKeys
 from authsome.daemon.startup_checks import check_home
 from authsome.flows.http import OutboundHttp
@@ -37,7 +38,7 @@ class DaemonState:
     vault_keys: VaultKeys
     ca: CertificateAuthority
     catalogue: ProviderCatalogue
-    replay: MemoryReplayCache = field(default_factory=MemoryReplayCache)
+    replay: ReplayCache = field(default_factory=MemoryReplayCache)
     runs: RunRegistry = field(default_factory=RunRegistry)
     proxy_host: str = "127.0.0.1"
     proxy_port: int = 0
@@ -46,11 +47,26 @@ class DaemonState:
     resolver: CredentialResolver = field(init=False)
     audit: AuditBatcher = field(init=False)
     outbound: OutboundHttp = field(init=False)  # HTTP to authorization servers
+    changes: ChangeFeed = field(init=False)  # other replicas' changes (team mode)
 
     def __post_init__(self) -> None:
         self.outbound = OutboundHttp(upstream_ca=self.settings.upstream_ca)
-        self.resolver = CredentialResolver(self.sessions, self.vault_keys, outbound=self.outbound)
+        # Replicas share a PostgreSQL database; embedded SQLite has one daemon.
+        shared = self.engine.dialect.name != "sqlite"
+        self.changes = ChangeFeed(self.sessions, enabled=shared)
+        # The catalogue first: headers dropped next are rebuilt from the new definition.
+        self.changes.subscribe(self._reload_catalogue, on_lost_track=lambda: None)
+        self.resolver = CredentialResolver(
+            self.sessions, self.vault_keys, outbound=self.outbound, changes=self.changes
+        )
+        self.runs.share(self.changes, self.sessions)
         self.audit = AuditBatcher(self.sessions)
+
+    def _reload_catalogue(self, change: Change) -> None:
+        """Another replica saved or removed a custom provider: read them again."""
+        if change.kind == "provider":
+            with self.catalogue_lock:
+                self.catalogue = load_catalogue(self.sessions)
 
     def current_catalogue(self) -> ProviderCatalogue:
         """Read at call time, so the proxy sees a newly registered provider."""
@@ -66,7 +82,7 @@ def open_state(settings: ServerSettings) -> DaemonState:
     migrate(engine)
     sessions = make_session_factory(engine)
     deployment_id, master_key = _open_deployment(settings, sessions)
-    return DaemonState(
+    state = DaemonState(
         settings=settings,
         engine=engine,
         sessions=sessions,
@@ -75,7 +91,10 @@ def open_state(settings: ServerSettings) -> DaemonState:
         vault_keys=VaultKeys(master_key.key),
         ca=CertificateAuthority.load_or_create(layout.server_ca_dir),
         catalogue=load_catalogue(sessions),
+        replay=replay_cache_for(engine, sessions),
     )
+    state.changes.start()
+    return state
 
 
 def _open_deployment(

@@ -370,3 +370,41 @@ class AuthSession(Base):
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (Index("ix_auth_sessions_expires", "expires_at"),)
+
+
+class PopReplay(Base):
+    """A PoP proof's ``jti`` already accepted (team mode: shared by every replica).
+
+    The primary key is the insert-or-fail: a second replica inserting the same
+    ``jti_hash`` gets nothing inserted and refuses the proof. Rows are pruned
+    once ``expires_at`` passes (the proof's ``iat`` window has closed by then).
+    """
+
+    __tablename__ = "pop_replay"
+
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (Index("ix_pop_replay_expires", "expires_at"),)
+
+
+class SharedChange(Base):
+    """A change one replica made that other replicas' in-memory state must follow.
+
+    ``kind`` ``connection`` (``vault_id`` + ``provider``: drop cached headers),
+    ``provider`` (a definition changed: drop its headers in every vault),
+    ``identity`` (a grant changed or the identity was revoked: live runs
+    follow). ``origin`` is the writing replica, which skips its own rows.
+    """
+
+    __tablename__ = "shared_changes"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    origin: Mapped[str] = mapped_column(String(32))
+    vault_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    provider: Mapped[str | None] = mapped_column(String(64), default=None)
+    identity_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_shared_changes_created", "created_at"),)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from authsome.crypto.pop import VerifiedProof, verify_proof
 from authsome.daemon.services.grants import ALL, Grant
-from authsome.daemon.services.replay import MemoryReplayCache
+from authsome.daemon.services.replay import ReplayCache
 from authsome.errors import (
     IdentityPending,
     IdentityRevoked,
@@ -37,7 +37,7 @@ class Caller:
 
 
 def verify_request_proof(
-    replay: MemoryReplayCache,
+    replay: ReplayCache,
     *,
     header: str | None,
     method: str,

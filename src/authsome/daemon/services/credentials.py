@@ -10,6 +10,12 @@ many requests wait, see ``oauth_refresh``). Connections resolved in the
 last ``IN_USE_SECONDS`` are also refreshed in the background before they
 expire, so requests rarely wait.
 
+Replicas sharing one database (team mode) tell each other about changes
+through ``shared_changes.ChangeFeed``: ``invalidate`` drops the entry here
+and publishes the change; other replicas drop theirs within one poll. As a
+backstop, a shared replica never serves an entry older than
+``SHARED_MAX_AGE_SECONDS``.
+
 ``resolve_async`` is the daemon's path (event loop); ``resolve`` blocks and
 is for worker threads: a refresh it needs runs on the daemon's loop.
 """
@@ -40,6 +46,7 @@ from authsome.daemon.services.oauth_refresh import (
     Unusable,
     login_hint,
 )
+from authsome.daemon.services.shared_changes import Change, ChangeFeed
 from authsome.daemon.services.vaults import VaultKeys
 from authsome.flows.http import OutboundHttp
 from authsome.flows.refresh import refresh_at, refresh_due
@@ -53,6 +60,9 @@ T = TypeVar("T")
 #: A connection resolved this recently is "in use" and refreshed ahead of expiry.
 IN_USE_SECONDS = 600.0
 _IDLE_WAKE_SECONDS = 30.0
+#: With replicas: the longest an entry is served without reading the database
+#: (bounds staleness if a replica died between a change and its feed row).
+SHARED_MAX_AGE_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +107,16 @@ class CredentialResolver:
         keys: VaultKeys,
         *,
         outbound: OutboundHttp | None = None,
+        changes: ChangeFeed | None = None,
     ) -> None:
         self._sessions = sessions
         self._keys = keys
         self._cache: dict[CacheKey, ResolvedCredential] = {}
+        self._changes = changes
+        self._shared = changes is not None and changes.enabled
+        self._stored_at: dict[CacheKey, float] = {}
+        if changes is not None:
+            changes.subscribe(self._on_change, on_lost_track=self.forget_all)
         self._lock = threading.Lock()
         self.refresher = TokenRefresher(sessions, keys, outbound or OutboundHttp())
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -116,6 +132,12 @@ class CredentialResolver:
         """The cached credential, or ``None`` when there is none or it is due for refresh."""
         key = (vault_id, provider, connection)
         found = self._cache.get(key)
+        if (
+            found is not None
+            and self._shared
+            and time.monotonic() - self._stored_at.get(key, 0.0) > SHARED_MAX_AGE_SECONDS
+        ):
+            return None
         if found is None or found.refresh_at is None:
             return found
         if self._loop is None:
@@ -164,14 +186,30 @@ class CredentialResolver:
         return outcome
 
     def invalidate(self, vault_id: str, provider: str) -> None:
-        with self._lock:
-            for key in [k for k in self._cache if k[0] == vault_id and k[1] == provider]:
-                del self._cache[key]
+        """Forget ``provider``'s connections in one vault, here and on other replicas."""
+        self._drop(lambda key: key[0] == vault_id and key[1] == provider)
+        if self._changes is not None:
+            self._changes.publish(Change("connection", vault_id=vault_id, provider=provider))
 
     def invalidate_provider(self, provider: str) -> None:
         """Forget ``provider`` in every vault: its definition (header format) changed."""
+        self._drop(lambda key: key[1] == provider)
+        if self._changes is not None:
+            self._changes.publish(Change("provider", provider=provider))
+
+    def forget_all(self) -> None:
+        """Drop every cached entry (changes from other replicas may have been missed)."""
+        self._drop(lambda _key: True)
+
+    def _on_change(self, change: Change) -> None:
+        if change.kind == "connection":
+            self._drop(lambda key: key[0] == change.vault_id and key[1] == change.provider)
+        elif change.kind == "provider":
+            self._drop(lambda key: key[1] == change.provider)
+
+    def _drop(self, matches: Callable[[CacheKey], bool]) -> None:
         with self._lock:
-            for key in [k for k in self._cache if k[1] == provider]:
+            for key in [k for k in self._cache if matches(k)]:
                 del self._cache[key]
 
     # --- loading -----------------------------------------------------------------------
@@ -245,6 +283,7 @@ class CredentialResolver:
     ) -> None:
         with self._lock:
             self._cache[key] = resolved
+            self._stored_at[key] = time.monotonic()
         if resolved.refresh_at is not None and resolved.problem is None:
             self._refreshable[key] = provider
             self._last_used.setdefault(key, time.monotonic())

@@ -2,8 +2,12 @@
 
 ``TokenRefresher.refresh(connection_id)`` may be awaited by any number of
 callers at once; they share one task (single flight), so the server sees one
-refresh request. Across processes (hosted mode) a lease in ``oauth_grants``
-keeps a second replica from spending the same refresh token. A rotated
+refresh request. Across processes (replicas on one database) a lease in
+``oauth_grants`` keeps a second replica from spending the same refresh
+token: the lease is an ``UPDATE … WHERE lease free``, which PostgreSQL
+serialises on the row lock (SQLite on its write lock), and the grant is read
+again once the lease is held, so a replica that lost the race uses the
+tokens the winner saved instead of refreshing again. A rotated
 refresh token is committed together with the new access token before any
 caller receives it.
 
@@ -235,6 +239,15 @@ class TokenRefresher:
                 return _needs_login(state, unable)
             if not acquire_lease(db, connection_id, now=now, seconds=LEASE_SECONDS):
                 return _Busy()
+            # Another replica may have refreshed between the read above and the
+            # lease (its commit cleared its lease): read again now that the lease
+            # is ours, or the spent refresh token would be sent a second time.
+            db.expire_all()
+            state = load_grant(db, self._keys, self._keys.wrapping_key(db), vault, connection)
+            if not force and not refresh_due(state.expires_at, state.lifetime, now=now):
+                release_lease(db, connection_id)
+                assert state.access_token is not None
+                return Fresh(state.name, state.access_token, state.expires_at, state.lifetime)
             return state
 
     @staticmethod

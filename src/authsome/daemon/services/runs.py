@@ -1,15 +1,31 @@
-"""Run sessions: the token an `authsome run` child uses to reach the proxy."""
+"""Run sessions: the token an `authsome run` child uses to reach the proxy.
+
+Runs live in the memory of the daemon that started them, on purpose: the
+run's child talks to that daemon's proxy (its address comes back with the
+run token), so no other replica ever sees the token, and a run dies with
+its proxy anyway. With replicas (team mode) what a run depends on can still
+change elsewhere: a grant changed or an identity revoked on another replica
+reaches this one through the change feed, and its live runs follow (grant
+reloaded from the database, or the runs ended).
+"""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from authsome.daemon.services.caller import Caller
 from authsome.daemon.services.grants import ALL, Grant
 from authsome.daemon.services.ids import new_id, new_token, token_digest
+from authsome.daemon.services.shared_changes import Change, ChangeFeed
 from authsome.errors import ConnectionNotFound, InvalidInput
 from authsome.proxy.backend import RunSession
+from authsome.store.db import transaction
+from authsome.store.models import Identity
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,14 @@ class RunRegistry:
         self._by_digest: dict[str, ActiveRun] = {}
         self._by_id: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._changes: ChangeFeed | None = None
+        self._sessions: sessionmaker[Session] | None = None
+
+    def share(self, changes: ChangeFeed, sessions: sessionmaker[Session]) -> None:
+        """Follow other replicas' grant changes and revocations; publish ours."""
+        self._changes = changes
+        self._sessions = sessions
+        changes.subscribe(self._on_change, on_lost_track=lambda: None)
 
     def start(
         self,
@@ -83,13 +107,42 @@ class RunRegistry:
         return run
 
     def regrant(self, identity_id: str, grant: Grant) -> None:
-        """Apply a changed grant to the identity's live runs at once."""
+        """Apply a changed grant to the identity's live runs at once (on every replica)."""
+        self._regrant_here(identity_id, grant)
+        self._publish(identity_id)
+
+    def end_all_for_identity(self, identity_id: str) -> None:
+        """End the identity's live runs (on every replica)."""
+        self._end_here(identity_id)
+        self._publish(identity_id)
+
+    def _publish(self, identity_id: str) -> None:
+        if self._changes is not None:
+            self._changes.publish(Change("identity", identity_id=identity_id))
+
+    def _on_change(self, change: Change) -> None:
+        if change.kind != "identity" or change.identity_id is None or self._sessions is None:
+            return
+        with self._lock:
+            live = any(run.identity_id == change.identity_id for run in self._by_digest.values())
+        if not live:
+            return
+        with transaction(self._sessions) as db:
+            identity = db.get(Identity, change.identity_id)
+            grant = Grant.of(identity) if identity is not None else None
+            active = identity is not None and identity.status == "active"
+        if grant is None or not active:
+            self._end_here(change.identity_id)
+        else:
+            self._regrant_here(change.identity_id, grant)
+
+    def _regrant_here(self, identity_id: str, grant: Grant) -> None:
         with self._lock:
             for digest, run in list(self._by_digest.items()):
                 if run.identity_id == identity_id:
                     self._by_digest[digest] = replace(run, grant=grant)
 
-    def end_all_for_identity(self, identity_id: str) -> None:
+    def _end_here(self, identity_id: str) -> None:
         with self._lock:
             for run_id, digest in list(self._by_id.items()):
                 if self._by_digest[digest].identity_id == identity_id:
