@@ -36,13 +36,16 @@ def _write_if_changed(path: Path, data: bytes) -> Path:
     return path
 
 
-def write_ca_files(layout: HomeLayout, ca_pem: str) -> tuple[Path, Path]:
-    """Our CA alone (for Node) and the system roots plus our CA (for everyone else)."""
+def write_ca_files(layout: HomeLayout, ca_pem: str, *, prefix: str = "") -> tuple[Path, Path]:
+    """Our CA alone (for Node) and the system roots plus our CA (for everyone else).
+
+    ``prefix`` keeps the local proxy's CA apart from the daemon's.
+    """
     layout.ensure_private_dir(layout.client_ca_dir)
     ca = ca_pem.encode()
-    ca_file = _write_if_changed(layout.client_ca_dir / "authsome-ca.pem", ca)
+    ca_file = _write_if_changed(layout.client_ca_dir / f"{prefix}authsome-ca.pem", ca)
     bundle = _system_roots().rstrip(b"\n") + b"\n" + ca
-    bundle_file = _write_if_changed(layout.client_ca_dir / "bundle.pem", bundle)
+    bundle_file = _write_if_changed(layout.client_ca_dir / f"{prefix}bundle.pem", bundle)
     return ca_file, bundle_file
 
 
@@ -116,29 +119,103 @@ def run_child(argv: list[str], env: dict[str, str]) -> int:
     is_flag=True,
     help="Refuse (403) hosts that match no provider instead of tunnelling them.",
 )
+@click.option(
+    "--local-proxy",
+    is_flag=True,
+    help="Run the proxy in this process (automatic for a daemon on another host).",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
     connections: tuple[str, ...],
     providers: tuple[str, ...],
     deny_unmatched: bool,
+    local_proxy: bool,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with credentials injected by the proxy; it never sees them."""
-    from authsome.client.connect import open_client
+    from authsome.client.api import DaemonClient
+    from authsome.client.connect import discover
 
     layout = HomeLayout.from_env()
-    with open_client(layout) as client:
+    url, key = discover(layout)
+    local_proxy = local_proxy or not _is_local_url(url)
+    with DaemonClient(url, key) as client:
         session = client.start_run(
             connections=_parse_connections(connections),
             providers=list(providers) or None,
             deny_unmatched=deny_unmatched,
         )
         try:
-            ca_file, bundle_file = write_ca_files(layout, session["ca_pem"])
-            code = run_child(list(command), child_environment(session, ca_file, bundle_file))
+            if local_proxy:
+                code = _run_with_local_proxy(layout, url, key, session, deny_unmatched, command)
+            else:
+                ca_file, bundle_file = write_ca_files(layout, session["ca_pem"])
+                code = run_child(list(command), child_environment(session, ca_file, bundle_file))
         finally:
             client.end_run(session["run_id"])
     sys.exit(code)
+
+
+def _is_local_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    from authsome.loopback import is_loopback_host
+
+    return is_loopback_host(urlsplit(url).hostname or "")
+
+
+def _run_with_local_proxy(
+    layout: HomeLayout,
+    url: str,
+    key: Any,
+    session: dict[str, Any],
+    deny_unmatched: bool,
+    command: tuple[str, ...],
+) -> int:
+    """The proxy engine in this process (DESIGN §2b): agent traffic stays on this machine."""
+    from authsome.proxy.local_backend import LocalProxy
+
+    proxy = LocalProxy(
+        base_url=url,
+        key=key,
+        run_id=session["run_id"],
+        ca_dir=layout.client_ca_dir / "local",
+        deny_unmatched=deny_unmatched,
+        upstream_ca=_env_path("AUTHSOME_UPSTREAM_CA"),
+        resolve_overrides=_env_resolve("AUTHSOME_PROXY_RESOLVE"),
+    )
+    try:
+        port = proxy.start()
+        local = {**session, "token": proxy.token, "proxy_host": "127.0.0.1", "proxy_port": port}
+        ca_pem = proxy.ca.cert_pem.decode()
+        ca_file, bundle_file = write_ca_files(layout, ca_pem, prefix="local-")
+        code = run_child(list(command), child_environment(local, ca_file, bundle_file))
+    finally:
+        proxy.stop()
+    if proxy.unsent_events:
+        click.echo(
+            f"authsome: {proxy.unsent_events} proxied-request events could not be sent "
+            "to the daemon for its audit log",
+            err=True,
+        )
+    return code
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
+def _env_resolve(name: str) -> dict[str, tuple[str, int]]:
+    """``HOST=IP:PORT,…`` as the daemon's ``--proxy-resolve`` (tests, split DNS)."""
+    from authsome.config import parse_resolve_entry
+    from authsome.errors import InvalidInput
+
+    try:
+        entries = [part for part in os.environ.get(name, "").split(",") if part.strip()]
+        return dict(parse_resolve_entry(entry) for entry in entries)
+    except ValueError as exc:
+        raise InvalidInput(f"{name}: {exc}") from None
 
 
 COMMANDS = [run]

@@ -34,6 +34,7 @@ from authsome.daemon.services.proxy_backend import DaemonProxyBackend
 from authsome.daemon.state import DaemonState, open_state
 from authsome.errors import PortInUse
 from authsome.home import write_private_file
+from authsome.loopback import is_loopback_host
 from authsome.proxy.server import ProxyServer
 from authsome.store.db import transaction
 
@@ -72,7 +73,7 @@ def _describe_holder(host: str, port: int, what: str) -> str:
 
 def write_daemon_record(state: DaemonState, api_port: int) -> None:
     layout = state.settings.layout
-    host = state.settings.host
+    host = local_address(state.settings.host)
     shown = f"[{host}]" if ":" in host else host
     record = {
         "url": f"http://{shown}:{api_port}",
@@ -86,6 +87,26 @@ def write_daemon_record(state: DaemonState, api_port: int) -> None:
     }
     write_private_file(layout.daemon_json, json.dumps(record, indent=2).encode())
     write_private_file(layout.pid_file, f"{os.getpid()}\n".encode())
+
+
+def local_address(host: str) -> str:
+    """How this machine reaches a listener on ``host`` (a wildcard means loopback)."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return host
+
+
+def proxy_bind_host(settings: ServerSettings) -> str:
+    """The proxy listener stays on loopback even when the API is public.
+
+    Its run tokens travel in plain HTTP; a hosted daemon's remote users run
+    the proxy in their own CLI instead (``authsome run --local-proxy``).
+    """
+    if is_loopback_host(settings.host):
+        return settings.host
+    return "::1" if ":" in settings.host else "127.0.0.1"
 
 
 def remove_daemon_record(state: DaemonState) -> None:
@@ -130,11 +151,11 @@ def serve(settings: ServerSettings) -> None:
     state = open_state(settings)
     api_sock = bind_listener(settings.host, settings.port, what="API")
     try:
-        proxy_sock = bind_listener(settings.host, settings.proxy_port, what="proxy")
+        proxy_sock = bind_listener(proxy_bind_host(settings), settings.proxy_port, what="proxy")
     except BaseException:
         api_sock.close()
         raise
-    state.proxy_host = settings.host
+    state.proxy_host = proxy_bind_host(settings)
     state.proxy_port = proxy_sock.getsockname()[1]
     try:
         import uvloop
@@ -188,6 +209,7 @@ async def _serve_async(
         audit=state.audit,
         resolve_overrides=state.settings.proxy_resolve,
     )
+    app.state.proxy_backend = backend  # routes/local_proxy.py asks it for a run's decisions
     proxy = ProxyServer(backend, state.ca, upstream_ca=state.settings.upstream_ca)
     api_port = api_sock.getsockname()[1]
     state.audit.start()

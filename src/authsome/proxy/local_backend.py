@@ -1,0 +1,301 @@
+"""The proxy engine inside the CLI (``authsome run --local-proxy``, DESIGN §2b, §8).
+
+With a shared daemon on another host, agent traffic stays on the agent's
+machine: the CLI runs the same engine as the daemon, with a backend that asks
+the daemon (PoP-signed, ``routes/local_proxy.py``) for each decision and
+credential and caches the answer for the time the daemon allows. Refusals are
+the daemon's own, word for word. The TLS interception uses a CA of this
+client home (``client/ca/local/``); only its public certificate reaches the
+child. The proxied-request events go back to the daemon in bounded batches,
+all of them before the run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from authsome.client.async_api import AsyncDaemonClient
+from authsome.crypto.identity_keys import IdentityKey
+from authsome.errors import AuthsomeError
+from authsome.providers.matching import ProviderMatcher
+from authsome.providers.schema import ProviderDefinition
+from authsome.proxy.backend import Injection, RunSession
+from authsome.proxy.ca import CertificateAuthority
+from authsome.proxy.server import ProxyServer
+
+log = logging.getLogger("authsome.local_proxy")
+
+#: Events per upload (the daemon accepts at most 256) and how often to send.
+UPLOAD_BATCH = 256
+UPLOAD_EVERY = 0.5
+#: Events kept while the daemon cannot be reached; beyond this they are counted, not kept.
+MAX_PENDING_EVENTS = 50_000
+
+
+@dataclass
+class _Answer:
+    injection: Injection
+    expires: float
+
+
+class LocalProxyBackend:
+    """``ProxyBackend`` over the daemon's run routes; one per run."""
+
+    def __init__(
+        self,
+        client: AsyncDaemonClient,
+        *,
+        run: RunSession,
+        token: str,
+        matcher: ProviderMatcher,
+        deny_unmatched: bool,
+        granted: list[str] | None,
+        resolve_overrides: dict[str, tuple[str, int]] | None = None,
+    ) -> None:
+        self._client = client
+        self._run = run
+        self._token = token
+        self._matcher = matcher
+        self._deny_unmatched = deny_unmatched
+        self._granted = granted
+        self._overrides = resolve_overrides or {}
+        self._answers: dict[tuple[str, ...], _Answer] = {}
+        self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
+        self._events: list[dict[str, Any]] = []
+        self.dropped_events = 0
+
+    def run_for_token(self, token: str) -> RunSession | None:
+        return self._run if hmac.compare_digest(token, self._token) else None
+
+    def should_intercept(self, run: RunSession, host: str, port: int) -> bool:
+        return self._matcher.intercepts_host(host)
+
+    def unmatched_refusal(self, run: RunSession, host: str, port: int) -> str | None:
+        if not self._deny_unmatched:
+            return None
+        granted = self._granted
+        scope = f" (its grant lists: {', '.join(sorted(granted))})" if granted is not None else ""
+        return (
+            f"authsome: {host} matches no provider and this run refuses other hosts"
+            f" (--deny-unmatched){scope}"
+        )
+
+    async def injection_for(
+        self, run: RunSession, *, host: str, port: int, method: str, path: str
+    ) -> Injection | None:
+        names = tuple(self._matcher.match_all(host, path))
+        if not names:
+            return None
+        hit = self._answers.get(names)
+        if hit is not None and hit.expires > time.monotonic():
+            return hit.injection
+        # The engine runs the first step inline, outside any task (proxy/eager.py);
+        # httpx needs a task to find its event loop, so suspend once first.
+        await asyncio.sleep(0)
+        lock = self._locks.setdefault(names, asyncio.Lock())
+        async with lock:  # one daemon call per provider, however many requests wait
+            hit = self._answers.get(names)
+            if hit is not None and hit.expires > time.monotonic():
+                return hit.injection
+            injection, max_age = await self._ask(host, port, method, path, names[0])
+            if injection.deny_status is None and max_age > 0:
+                self._answers[names] = _Answer(injection, time.monotonic() + max_age)
+            else:
+                self._answers.pop(names, None)
+            return injection
+
+    async def _ask(
+        self, host: str, port: int, method: str, path: str, first: str
+    ) -> tuple[Injection, float]:
+        body = {"host": host, "port": port, "method": method, "path": path}
+        try:
+            answer = await self._client.request(
+                "POST", f"/runs/{self._run.run_id}/resolve", json=body
+            )
+        except AuthsomeError as exc:
+            status = 503 if exc.exit_code in (8, 9) else 403
+            message = f"authsome: the daemon refused this run's request: {exc.message}\n"
+            if status == 503:
+                message = f"authsome: {exc.message}\n"
+            return Injection(provider=first, deny_status=status, deny_message=message), 0.0
+        headers = tuple(
+            (str(name).encode("latin-1"), str(value).encode("latin-1"))
+            for name, value in dict(answer.get("headers") or {}).items()
+        )
+        injection = Injection(
+            headers=headers,
+            provider=answer.get("provider"),
+            connection=answer.get("connection"),
+            deny_status=answer.get("deny_status"),
+            deny_message=str(answer.get("deny_message") or ""),
+        )
+        return injection, float(answer.get("max_age") or 0.0)
+
+    def record_request(
+        self,
+        run: RunSession,
+        *,
+        method: str,
+        host: str,
+        path: str,
+        status: int,
+        injection: Injection | None,
+        outcome: str,
+        reason: str | None,
+        duration_ms: float,
+    ) -> None:
+        if status == 401 and injection is not None and injection.headers:
+            # The upstream refused the credential: ask the daemon again next time.
+            for key in [k for k, v in self._answers.items() if v.injection is injection]:
+                del self._answers[key]
+        if len(self._events) >= MAX_PENDING_EVENTS:
+            self.dropped_events += 1
+            return
+        self._events.append(
+            {
+                "method": method[:16],
+                "host": host[:253],
+                "path": path[:2048],
+                "status": status,
+                "provider": injection.provider if injection else None,
+                "connection": injection.connection if injection else None,
+                "outcome": outcome,
+                "reason": reason[:300] if reason else None,
+                "duration_ms": max(0.0, duration_ms),
+            }
+        )
+
+    @property
+    def pending_events(self) -> int:
+        return len(self._events)
+
+    def upstream_address(self, host: str, port: int) -> tuple[str, int]:
+        return self._overrides.get(host.lower().rstrip("."), (host, port))
+
+    async def upload_events(self) -> None:
+        """Send every queued event, in batches; keeps them if the daemon is away."""
+        while self._events:
+            batch = self._events[:UPLOAD_BATCH]
+            await self._client.request(
+                "POST", f"/runs/{self._run.run_id}/events", json={"events": batch}
+            )
+            del self._events[: len(batch)]
+
+
+def load_matcher(definitions: list[dict[str, Any]]) -> ProviderMatcher:
+    return ProviderMatcher([ProviderDefinition.model_validate(item) for item in definitions])
+
+
+class LocalProxy:
+    """The engine and its backend on an event loop of their own (a daemon thread).
+
+    ``start`` returns once the listener is bound on loopback; ``stop`` closes
+    it and uploads the remaining events before returning.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        key: IdentityKey,
+        run_id: str,
+        ca_dir: Path,
+        deny_unmatched: bool,
+        upstream_ca: Path | None = None,
+        resolve_overrides: dict[str, tuple[str, int]] | None = None,
+    ) -> None:
+        self.token = secrets.token_urlsafe(32)
+        self.ca = CertificateAuthority.load_or_create(ca_dir)
+        self._base_url = base_url
+        self._key = key
+        self._run = RunSession(run_id=run_id, identity="", principal_id=None, vault_id=None)
+        self._deny_unmatched = deny_unmatched
+        self._upstream_ca = upstream_ca
+        self._overrides = resolve_overrides
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._backend: LocalProxyBackend | None = None
+        self._server: ProxyServer | None = None
+        self._client: AsyncDaemonClient | None = None
+        self._uploader: asyncio.Task[None] | None = None
+        self._stopping: asyncio.Event | None = None
+        self.port = 0
+        #: Events the daemon never got (it was unreachable at the end); the CLI says so.
+        self.unsent_events = 0
+
+    def start(self) -> int:
+        self._thread.start()
+        try:
+            future = asyncio.run_coroutine_threadsafe(self._start(), self._loop)
+            self.port = future.result(timeout=60)
+        except BaseException:
+            self.stop()
+            raise
+        return self.port
+
+    async def _start(self) -> int:
+        self._client = AsyncDaemonClient(self._base_url, self._key)
+        setup = await self._client.request("GET", f"/runs/{self._run.run_id}/providers")
+        self._backend = LocalProxyBackend(
+            self._client,
+            run=self._run,
+            token=self.token,
+            matcher=load_matcher(list(setup["providers"])),
+            deny_unmatched=self._deny_unmatched,
+            granted=setup.get("granted"),
+            resolve_overrides=self._overrides,
+        )
+        self._server = ProxyServer(self._backend, self.ca, upstream_ca=self._upstream_ca)
+        port = await self._server.start("127.0.0.1", 0)
+        self._stopping = asyncio.Event()
+        self._uploader = asyncio.get_running_loop().create_task(self._upload_loop())
+        return port
+
+    async def _upload_loop(self) -> None:
+        """Uploads until ``_stopping`` is set; never cancelled mid-upload, since
+        a batch the daemon stored but did not acknowledge would be sent twice."""
+        assert self._backend is not None
+        stopping = self._stopping
+        assert stopping is not None
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), UPLOAD_EVERY)
+            try:
+                await self._backend.upload_events()
+            except AuthsomeError as exc:
+                log.warning("could not send proxy events to the daemon yet (%s)", exc.code)
+
+    def stop(self) -> None:
+        """Close the listener, send the last events, stop the loop; idempotent."""
+        if self._thread.is_alive():
+            future = asyncio.run_coroutine_threadsafe(self._stop(), self._loop)
+            try:
+                future.result(timeout=60)
+            finally:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._thread.join(timeout=10)
+        if not self._loop.is_running():
+            self._loop.close()
+
+    async def _stop(self) -> None:
+        if self._server is not None:
+            await self._server.close()
+        if self._stopping is not None:
+            self._stopping.set()
+        try:
+            if self._uploader is not None:
+                await self._uploader  # its last round sends what the closed proxy recorded
+            if self._backend is not None:
+                self.unsent_events = self._backend.pending_events + self._backend.dropped_events
+        finally:
+            if self._client is not None:
+                await self._client.aclose()
