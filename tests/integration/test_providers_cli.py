@@ -223,3 +223,15 @@ def test_only_admins_register_or_remove(claimed: Daemon, tmp_path: Path) -> None
     other = dict(ACME, name="acme2", api_url=["api.acme2.test"])
     assert claimed.cli("provider", "register", _write(tmp_path, other, "b.json")).code == 4
     assert "acme" in _names(claimed.cli("provider", "list", "--json"))
+
+
+def test_base_url_is_refused_for_an_api_key_login_instead_of_ignored(claimed: Daemon) -> None:
+    refused = claimed.cli(
+        "login", "shopify", "--base-url", "https://acme.myshopify.com", "--key-stdin",
+        input="shpat_0123456789abcdef\n",
+    )  # fmt: skip
+    assert refused.code == 2
+    assert "--base-url is for OAuth2 logins" in refused.err
+    connections = claimed.cli("connections", "list", "--json")
+    assert connections.code == 0, connections.err
+    assert connections.json == []

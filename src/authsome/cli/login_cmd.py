@@ -62,6 +62,13 @@ def login(
             )
             created = oauth_login(client, info, options)
         else:
+            if base_url:
+                from authsome.errors import InvalidInput
+
+                raise InvalidInput(
+                    f"--base-url is for OAuth2 logins; {provider} takes an API key, and "
+                    "API-key connections to a self-hosted instance are not supported yet"
+                )
             api_key = read_secret(
                 f"{info['display_name']} API key", from_stdin=key_stdin, flag="--key-stdin"
             )
