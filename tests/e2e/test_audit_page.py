@@ -10,42 +10,22 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from authsome.audit.writer import record_event
 from authsome.store.db import create_store_engine, make_session_factory, transaction
 from tests.support.daemon import Daemon
 
-CHROMIUM = "/usr/bin/chromium"
 EMAIL = "auditor@example.com"
 PASSWORD = "a passphrase for the audit page"
 AGENTS = ("brisk-amber-otter", "calm-blue-heron", "quick-red-fox")
 HOSTS = ("api.openai.com", "api.github.com", "api.acme.test")
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def _register_admin(daemon: Daemon) -> None:
