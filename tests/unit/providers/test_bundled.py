@@ -435,6 +435,23 @@ ENV: dict[str, set[str]] = {
     "supabase": {"SUPABASE_ACCESS_TOKEN"},
     "twilio": {"TWILIO_AUTH_TOKEN", "TWILIO_API_SECRET"},
     "vercel": {"VERCEL_TOKEN"},
+    "airtable": {"AIRTABLE_API_KEY"},
+    "brave-search": {"BRAVE_API_KEY"},
+    "cloudflare-mcp": {"CLOUDFLARE_API_TOKEN"},
+    "datadog": {"DD_API_KEY"},
+    "deepseek": {"DEEPSEEK_API_KEY"},
+    "elevenlabs": {"ELEVENLABS_API_KEY"},
+    "fireworks": {"FIREWORKS_API_KEY"},
+    "linear-api-key": {"LINEAR_API_KEY"},
+    "linear-mcp": {"LINEAR_API_KEY"},
+    "mistral": {"MISTRAL_API_KEY"},
+    "notion": {"NOTION_TOKEN"},
+    "openrouter": {"OPENROUTER_API_KEY"},
+    "resend": {"RESEND_API_KEY"},
+    "sendgrid": {"SENDGRID_API_KEY"},
+    "slack": {"SLACK_BOT_TOKEN"},
+    "stripe-mcp": {"STRIPE_SECRET_KEY"},
+    "together": {"TOGETHER_API_KEY"},
 }
 
 #: Key shapes from the services' documentation: (accepted, refused).
@@ -617,6 +634,13 @@ def test_flows_of_note() -> None:
     assert github is not None and github.device_authorization_url
     gitlab = BY_NAME["gitlab"].oauth
     assert gitlab is not None and gitlab.base_url == "https://gitlab.com"
+
+
+def test_bedrock_says_it_does_not_sign_requests() -> None:
+    """IAM keys need AWS SigV4 signing, which the proxy does not do: only Bedrock API keys."""
+    bedrock = BY_NAME["bedrock"]
+    assert bedrock.api_key is not None and bedrock.api_key.env_var == "AWS_BEARER_TOKEN_BEDROCK"
+    assert "SigV4" in (bedrock.description or "") and "not supported" in (bedrock.description or "")
 
 
 @pytest.mark.parametrize("name", sorted(UNSUPPORTED))
