@@ -2,7 +2,7 @@
 per intercepted host.
 
 The CA key never leaves ``server/ca/`` (0600); agents get ``ca.pem`` only.
-Leaves share one in-memory key and live 24 hours, so a leaked leaf is
+Leaves share one in-memory key and are valid for 24 hours at most, so a leaked leaf is
 worth little; TLS contexts are cached per host and rebuilt before expiry.
 Certificates follow RFC 5280 closely enough for OpenSSL 3 and for Python's
 ``VERIFY_X509_STRICT`` (key identifiers, critical basic constraints).
@@ -32,7 +32,8 @@ CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca.key"
 _CA_LIFETIME = dt.timedelta(days=3650)
 _CA_RENEW_BEFORE = dt.timedelta(days=7)
-_LEAF_BACKDATE = dt.timedelta(hours=1)
+_LEAF_BACKDATE = dt.timedelta(hours=1)  # tolerates a client clock a little behind
+#: Validity period of a leaf, backdating included: 24 hours from notBefore to notAfter.
 _LEAF_LIFETIME = dt.timedelta(hours=24)
 _LEAF_RENEW_BEFORE = dt.timedelta(hours=1)
 _CONTEXT_CACHE_SIZE = 1024
@@ -142,7 +143,7 @@ class CertificateAuthority:
             .public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - _LEAF_BACKDATE)
-            .not_valid_after(min(now + _LEAF_LIFETIME, self.not_after))
+            .not_valid_after(min(now - _LEAF_BACKDATE + _LEAF_LIFETIME, self.not_after))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(

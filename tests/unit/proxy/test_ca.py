@@ -93,7 +93,8 @@ def test_leaf_profile(ca: CertificateAuthority, host: str, kind: type) -> None:
     assert aki.key_identifier == ski.digest
     now = dt.datetime.now(dt.UTC)
     assert leaf.not_valid_before_utc <= now - dt.timedelta(minutes=59)
-    assert now + dt.timedelta(hours=23) < leaf.not_valid_after_utc <= now + dt.timedelta(hours=24)
+    assert now + dt.timedelta(hours=22) < leaf.not_valid_after_utc <= now + dt.timedelta(hours=23)
+    assert leaf.not_valid_after_utc - leaf.not_valid_before_utc <= dt.timedelta(hours=24)
 
 
 def test_all_leaves_share_one_key_and_contexts_are_cached(ca: CertificateAuthority) -> None:
@@ -200,7 +201,7 @@ def test_a_leaf_close_to_expiry_is_replaced(
 ) -> None:
     ca = CertificateAuthority.load_or_create(tmp_path / "ca")
     first = ca.server_context("api.example.com")
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=22)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=21)
     monkeypatch.setattr("authsome.proxy.ca._now", lambda: later)
     assert ca.server_context("api.example.com") is first  # still two hours left
     monkeypatch.setattr("authsome.proxy.ca._now", lambda: later + dt.timedelta(hours=1, minutes=5))
