@@ -106,7 +106,8 @@ def check_daemon(layout: HomeLayout, target: DaemonTarget) -> tuple[list[Check],
     if skew is None:
         checks.append(Check("clock", False, "the daemon sent no Date header", None))
     elif abs(skew) > MAX_SKEW_SECONDS:
-        detail = f"this clock is {skew:+.0f} s off the daemon's; proofs are refused past ±60 s"
+        # skew is the daemon's clock minus this one: a clock ahead of the daemon's is "+".
+        detail = f"this clock is {-skew:+.0f} s off the daemon's; proofs are refused past ±60 s"
         checks.append(Check("clock", False, detail, "sync the clocks (e.g. enable NTP)"))
     else:
         checks.append(Check("clock", True, f"within {max(abs(skew), 1):.0f} s of the daemon"))
