@@ -9,6 +9,7 @@ import pty
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ import pytest
 
 from authsome.cli.main import COMMAND_INDEX
 from tests.support.cli import PASSWORD, api_key_provider, register_provider, start_claimed
-from tests.support.daemon import AUTHSOME, Daemon, base_env, run_cli
+from tests.support.daemon import AUTHSOME, CliResult, Daemon, base_env, run_cli
 from tests.support.tty import run_on_tty
 
 OPENAI_KEY = "sk-proj-OUTPUTtests0123456789abcdef"
@@ -78,6 +79,65 @@ def test_provider_exists_exit_code(shared: Daemon, tmp_path: Path) -> None:
     path.write_text(json.dumps(api_key_provider("plainco", "api.plainco.test")))
     result = shared.cli("provider", "register", str(path), "--json")
     assert result.code == 7 and result.json["error"] == "provider_exists"
+
+
+def _assert_error(result: CliResult, as_json: CliResult, code: int, error: str) -> None:
+    assert result.code == code, result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "(try: " in lines[0]
+    assert as_json.code == code and set(as_json.json) == {"error", "message"}
+    assert as_json.json["error"] == error
+
+
+def test_endpoint_unreachable_exit_code(shared: Daemon) -> None:
+    # An OAuth provider whose endpoints are on a port where nothing listens.
+    dead = "http://127.0.0.1:9"
+    register_provider(
+        shared,
+        {
+            "schema_version": 1,
+            "name": "deadco",
+            "display_name": "Dead",
+            "auth_type": "oauth2",
+            "flow": "device_code",
+            "api_url": ["api.deadco.test"],
+            "oauth": {
+                "authorization_url": f"{dead}/authorize",
+                "token_url": f"{dead}/token",
+                "device_authorization_url": f"{dead}/device",
+                "scopes": ["read"],
+            },
+        },
+    )
+    args = ("login", "deadco", "--client-stdin")
+    _assert_error(
+        shared.cli(*args, input="client-id\n\n"),
+        shared.cli(*args, "--json", input="client-id\n\n"),
+        8,
+        "endpoint_unreachable",
+    )
+
+
+def test_credential_unavailable_exit_code(tmp_path: Path) -> None:
+    # Fail closed: while the audit table refuses writes (a real SQLite trigger), a
+    # credential change cannot happen and says so with exit 5.
+    daemon = start_claimed(tmp_path / "home")
+    try:
+        assert daemon.cli("login", "openai", "--key-stdin", input=OPENAI_KEY + "\n").code == 0
+        with sqlite3.connect(daemon.home / "server" / "authsome.db") as db:
+            db.execute(
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "
+                "BEGIN SELECT RAISE(ABORT, 'audit disk full'); END"
+            )
+        _assert_error(
+            daemon.cli("logout", "openai"),
+            daemon.cli("logout", "openai", "--json"),
+            5,
+            "audit_unavailable",
+        )
+        assert [c["name"] for c in daemon.cli("connections", "list", "--json").json] == ["default"]
+    finally:
+        daemon.stop()
 
 
 def test_daemon_unavailable_exit_code(tmp_path: Path) -> None:
