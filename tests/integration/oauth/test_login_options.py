@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
 import select
 import time
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 from tests.integration.oauth.conftest import OAuthEnv
 from tests.support.daemon import AUTHSOME
 from tests.support.oauth_browser import ScriptedBrowser
-from tests.support.oauth_server import STATIC_CLIENT
+from tests.support.oauth_server import STATIC_CLIENT, OAuthServer
 
 AUTH_URL = r"(http://127\.0\.0\.1:\d+/oidc/auth\?\S+)"
 
@@ -101,3 +103,37 @@ def test_client_secret_is_asked_at_a_masked_prompt(oauth_env: OAuthEnv) -> None:
     assert "in the browser (Ctrl-C to cancel)" in shown  # the spinner while it waits
     oauth_env.outputs.append(shown)
     oauth_env.assert_no_secrets_leaked()
+
+
+def test_a_token_of_another_instance_never_goes_to_the_listed_hosts(oauth_env: OAuthEnv) -> None:
+    """Self-managed GitLab's case: --base-url names another server than the public one."""
+    definition = {
+        "schema_version": 1,
+        "name": "selfhosted",
+        "display_name": "Self Hosted",
+        "auth_type": "oauth2",
+        "flow": "pkce",
+        "api_url": ["https://api.oauthco.test/v1/", "{base_url}/api/"],
+        "oauth": {
+            "base_url": oauth_env.server.issuer,  # the "public instance"
+            "authorization_url": "{base_url}/auth",
+            "token_url": "{base_url}/token",
+            "scopes": ["openid"],
+        },
+    }
+    with oauth_env.api() as api:
+        api.register_provider(definition)
+    oauth_env.pkce_login("selfhosted")
+    public = oauth_env.call_api()
+    assert public["status"] == 200
+    assert public["authorization"] == f"Bearer {oauth_env.server.issued('AccessToken')[-1]}"
+
+    with OAuthServer(access_ttl=300) as other:
+        other_env = replace(oauth_env, server=other)
+        # its own client: clients are kept per provider and base URL
+        other_env.pkce_login("selfhosted", "--force", "--base-url", other.issuer)
+        token = other.issued("AccessToken")[-1]
+    answer = oauth_env.call_api()
+    assert answer["status"] == 403
+    assert f"is for {other.issuer}" in answer["text"]
+    assert token not in json.dumps(answer)  # refused by the proxy: nothing reached the host

@@ -37,7 +37,7 @@ import anyio.from_thread
 from sqlalchemy.orm import Session, sessionmaker
 
 from authsome.daemon.services.connections import find_connection, open_secret
-from authsome.daemon.services.oauth_connections import ACCESS_TOKEN
+from authsome.daemon.services.oauth_connections import ACCESS_TOKEN, other_instance
 from authsome.daemon.services.oauth_refresh import (
     Fresh,
     Gone,
@@ -239,6 +239,9 @@ class CredentialResolver:
         self, session: Session, vault: Vault, found: Connection, provider: ProviderDefinition
     ) -> ResolvedCredential | _RefreshNeeded:
         grant = session.get(OAuthGrant, found.id)
+        elsewhere = other_instance(provider, grant)
+        if elsewhere is not None:
+            return ResolvedCredential(provider.name, None, (), problem=elsewhere)
         seconds = grant.lifetime_seconds if grant is not None else None
         lifetime = timedelta(seconds=seconds) if seconds else None
         if refresh_due(found.expires_at, lifetime, now=datetime.now(UTC)):
