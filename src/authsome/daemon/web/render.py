@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from authsome import __version__
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 #: Messages a redirect may ask a page to show (``?done=<key>``): fixed texts,
 #: so no query string is ever reflected into a page.
@@ -66,6 +68,9 @@ def fingerprint(jkt: str) -> str:
 
 @functools.cache
 def environment() -> Environment:
+    # Imported on the first page, not at daemon start (idle memory, start-up time).
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
     env = Environment(
         loader=PackageLoader("authsome.daemon", "web/templates"),
         autoescape=select_autoescape(["html"]),
