@@ -118,3 +118,27 @@ def test_the_dummy_hash_costs_what_a_real_one_does() -> None:
     # as long as a wrong password; and it is a hash of a known dummy.
     assert not passwords._hasher.check_needs_rehash(passwords._DUMMY_HASH)
     assert passwords._hasher.verify(passwords._DUMMY_HASH, "authsome-dummy-password-for-timing")
+
+
+def test_an_invite_taken_meanwhile_is_not_used_twice(sessions: sessionmaker[Session]) -> None:
+    """PostgreSQL lets two registrations read the same open invite; only one may use it."""
+    from sqlalchemy import update
+
+    from authsome.daemon.services.invites import create_invite, find_usable_invite, use_invite
+    from authsome.store.models import Invite
+
+    now = datetime.now(UTC)
+    with transaction(sessions) as db:
+        admin = register_principal(db, "admin@example.com", PASSWORD)
+        token = create_invite(db, created_by=admin.id, now=now).token
+    with transaction(sessions) as db:
+        seen = find_usable_invite(db, token, now)
+        assert seen is not None
+        # The other registration commits first (what a read-committed reader then sees).
+        db.execute(update(Invite).values(token_hash=None, used_by="someone-else", used_at=now))
+        assert use_invite(db, seen, "late-comer", now) is False
+        assert db.scalar(select(Invite.used_by)) == "someone-else"
+    with transaction(sessions) as db:
+        fresh = create_invite(db, created_by=admin.id, now=now)
+        assert use_invite(db, fresh.invite, "first", now) is True
+        assert find_usable_invite(db, fresh.token, now) is None  # single use

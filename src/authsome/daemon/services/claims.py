@@ -11,7 +11,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from authsome.audit.writer import record_event
@@ -51,11 +51,25 @@ def find_pending_claim(session: Session, token: str, now: datetime) -> PendingCl
     return PendingClaim(claim, identity)
 
 
-def _require(session: Session, token: str, now: datetime) -> PendingClaim:
+def _take(session: Session, token: str, now: datetime) -> PendingClaim:
+    """The pending claim behind ``token``, its token used up by this transaction.
+
+    One conditional UPDATE, so two decisions racing on one link cannot both
+    win on any database (not only under SQLite's serialised writes).
+    """
     found = find_pending_claim(session, token, now)
-    if found is None:
-        raise ConnectionNotFound(NOT_VALID, hint="run `authsome init` again for a fresh link")
-    return found
+    if found is not None:
+        result = session.execute(
+            update(Claim)
+            .where(
+                Claim.id == found.claim.id, Claim.token_hash.is_not(None), Claim.state == "pending"
+            )
+            .values(token_hash=None, decided_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) == 1:
+            return found
+    raise ConnectionNotFound(NOT_VALID, hint="run `authsome init` again for a fresh link")
 
 
 def accept_browser_claim(
@@ -67,7 +81,7 @@ def accept_browser_claim(
     now: datetime,
 ) -> Identity:
     """Bind the identity to ``principal`` with ``grant``; creates the vault if needed."""
-    found = _require(session, token, now)
+    found = _take(session, token, now)
     keys.ensure_vault(session, principal)
     set_grant(session, found.identity, grant, by=principal.id)
     accept_claim(session, found.identity, principal, via="browser")
@@ -78,7 +92,7 @@ def reject_browser_claim(
     session: Session, token: str, principal: Principal, now: datetime
 ) -> Identity:
     """Refuse the claim; the identity stays pending and unbound (init can ask again)."""
-    found = _require(session, token, now)
+    found = _take(session, token, now)
     found.claim.state = "rejected"
     found.claim.token_hash = None
     found.claim.decided_at = now

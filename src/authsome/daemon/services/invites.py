@@ -10,7 +10,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from authsome.audit.writer import record_event
@@ -52,10 +52,20 @@ def find_usable_invite(session: Session, token: str, now: datetime) -> Invite | 
     return invite
 
 
-def use_invite(session: Session, invite: Invite, principal_id: str, now: datetime) -> None:
-    invite.used_at = now
-    invite.used_by = principal_id
-    invite.token_hash = None  # single use: the link never matches again
+def use_invite(session: Session, invite: Invite, principal_id: str, now: datetime) -> bool:
+    """Use ``invite`` up; False when a concurrent registration took it first.
+
+    One conditional UPDATE, so two registrations racing on one link cannot
+    both win on any database (not only under SQLite's serialised writes).
+    """
+    result = session.execute(
+        update(Invite)
+        .where(Invite.id == invite.id, Invite.token_hash.is_not(None))
+        .values(used_at=now, used_by=principal_id, token_hash=None)  # never matches again
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(invite)
+    return getattr(result, "rowcount", 0) == 1
 
 
 def revoke_invite(session: Session, invite_id: str, *, by: str, now: datetime) -> None:

@@ -97,8 +97,7 @@ def register_principal(
         principal.role = "admin"
     else:
         invite = find_usable_invite(session, invite_token, now) if invite_token else None
-        if invite is not None:
-            use_invite(session, invite, principal.id, now)
+        if invite is not None and use_invite(session, invite, principal.id, now):
             via = "invite"
         elif dashboard_settings(session).registration_open:
             via = "open"
