@@ -102,10 +102,13 @@ class DatabaseReplayCache:
             self._insert(PopReplay)
             .values(jti_hash=digest, expires_at=moment + self._ttl)
             .on_conflict_do_nothing(index_elements=["jti_hash"])
+            .returning(PopReplay.jti_hash)
         )
+        # RETURNING says whether this insert made the row: an ORM statement's
+        # rowcount is not reliable across drivers.
         with transaction(self._sessions) as db:
-            inserted = getattr(db.execute(statement), "rowcount", 0)
-        if inserted != 1:
+            inserted = db.execute(statement).first()
+        if inserted is None:
             raise PopReplayed(_REPLAYED)
         self._maybe_prune(moment)
 
