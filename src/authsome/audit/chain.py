@@ -38,7 +38,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, column, insert, select, table, text
+from sqlalchemy import (
+    JSON,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    cast,
+    column,
+    insert,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -240,6 +252,9 @@ _STORED = table(
     column("prev_hash", String()),
     column("hash", String()),
 )
+#: PostgreSQL's ``detail`` column is ``json``: the same canonical text, cast
+#: on the server (``json`` keeps the text as given; SQLite stores it as is).
+_INSERT_POSTGRES = insert(_STORED).values(detail=cast(bindparam("detail_text"), JSON))
 
 
 def _append(session: Session, items: Sequence[Mapping[str, Any]]) -> None:
@@ -270,6 +285,10 @@ def _append(session: Session, items: Sequence[Mapping[str, Any]]) -> None:
         # The driver directly, with the values as SQLite stores them: SQLAlchemy's
         # per-value bind processing cost more than the hashing.
         connection.exec_driver_sql(_SQLITE_INSERT, [_sqlite_row(values) for values in rows])
+    elif connection.dialect.name == "postgresql":
+        for values in rows:
+            values["detail_text"] = values.pop("detail")
+        connection.execute(_INSERT_POSTGRES, rows)
     else:
         connection.execute(insert(_STORED), rows)
 

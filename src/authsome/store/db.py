@@ -43,8 +43,29 @@ def _begin_immediate(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3; other URLs pass unchanged."""
+    for scheme in _POSTGRES_SCHEMES:
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
+
+def is_postgres_url(url: str) -> bool:
+    return normalise_url(url).startswith("postgresql+psycopg://")
+
+
 def create_store_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout.
+
+    PostgreSQL (team mode) gets a bounded pool whose connections are checked
+    before use (a restarted server leaves dead ones behind) and a connect timeout,
+    so a database that is away fails fast instead of hanging a request.
+    """
+    url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -54,6 +75,17 @@ def create_store_engine(url: str) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_immediate)
         return engine
+    if url.startswith("postgresql+psycopg://"):
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            pool_timeout=30,
+            pool_recycle=1800,
+            connect_args={"connect_timeout": 5, "application_name": "authsome"},
+            hide_parameters=True,
+        )
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
