@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from authsome.crypto.pop import VerifiedProof
+from authsome.daemon.guards import names_public_origin
 from authsome.daemon.services.caller import Caller, load_caller, verify_request_proof
 from authsome.daemon.state import DaemonState
 from authsome.errors import OperationNotAllowed
@@ -28,9 +29,14 @@ StateDep = Annotated[DaemonState, Depends(get_state)]
 
 
 def request_url(request: Request, state: DaemonState) -> str:
-    """The URL the client reached us at, as DESIGN §3 compares it with ``htu``."""
+    """The URL the client reached us at, as DESIGN §3 compares it with ``htu``.
+
+    A request that names the public host came through the TLS-terminating
+    reverse proxy: its client signed the public URL. One that names a loopback
+    host (a CLI on the daemon's own machine) signed the URL it used.
+    """
     public = state.settings.public_url
-    if public:
+    if public and names_public_origin(request.headers.get("host", ""), public):
         return public.rstrip("/") + request.url.path
     return str(request.url)
 

@@ -40,6 +40,25 @@ def host_name(host_header: str) -> str:
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def names_public_origin(host_header: str, public_url: str) -> bool:
+    """Whether ``Host`` names the public URL's host *and* port.
+
+    The port matters when the public host is a loopback name too
+    (``https://localhost:8443`` in front of ``http://localhost:7998``).
+    """
+    public = urlsplit(public_url)
+    public_port = public.port or _DEFAULT_PORTS.get(public.scheme)
+    try:
+        given = urlsplit("//" + host_header.strip())
+        given_port = given.port or _DEFAULT_PORTS.get(public.scheme)
+    except ValueError:  # a port that is not a number
+        return False
+    return (given.hostname or "") == (public.hostname or "") and given_port == public_port
+
+
 async def send_error(send: Send, error: AuthsomeError) -> None:
     body = json.dumps(error.to_json()).encode()
     await send(
