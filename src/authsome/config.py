@@ -77,7 +77,9 @@ class ServerSettings(BaseSettings):
         if parts.scheme not in ("https", "http") or not host:
             raise ValueError("the public URL must be https://HOST[:PORT]")
         if parts.scheme == "http" and not is_loopback_host(host):
-            raise ValueError(f"the public URL for {host} must use https (TLS at your reverse proxy)")
+            raise ValueError(
+                f"the public URL for {host} must use https (TLS at your reverse proxy)"
+            )
         if parts.username or parts.password or parts.query or parts.fragment:
             raise ValueError("the public URL must not carry credentials, a query or a fragment")
         if parts.path.strip("/"):

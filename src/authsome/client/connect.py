@@ -22,7 +22,9 @@ def ensure_daemon(
     try:
         health = probe.health()
     except DaemonUnavailable:
-        if not (autostart and target.is_local):
+        # Only a daemon this machine could start: loopback and plain http (the
+        # daemon never terminates TLS itself; an https URL is a team's front).
+        if not (autostart and target.is_local and target.url.startswith("http://")):
             raise
         record = start_background(layout, port=target.port, on_wait=on_wait)
         return DaemonTarget(record.url, record.deployment_id, target.explicit)
