@@ -103,17 +103,31 @@ def test_grant_denial_and_reveal(routed: Gateway) -> None:
 
 
 def test_async_client(routed: Gateway) -> None:
-    async def main() -> tuple[dict[str, str], str | None]:
+    async def before_grant() -> dict[str, str]:
         async with AsyncClient() as client:
             headers = await client.headers_for("https://api.openai.com/v1/models")
-            try:
-                secret: str | None = await client.get_credential("openai")
-            except OperationNotAllowed:
-                secret = None
-            return headers, secret
+            assert await client.headers_for("https://unmatched.test/") == {}
+            with pytest.raises(CredentialUnavailable):
+                await client.headers_for("https://api.openai.com/", connection="missing")
+            with pytest.raises(OperationNotAllowed, match="reveal"):
+                await client.get_credential("openai")
+            return headers
 
-    headers, secret = asyncio.run(main())
-    assert headers == {"Authorization": f"Bearer {OPENAI_KEY}"} and secret is None
+    assert asyncio.run(before_grant()) == {"Authorization": f"Bearer {OPENAI_KEY}"}
+    _grant(routed, "--provider", "acme", "--reveal")
+
+    async def after_grant() -> str:
+        async with AsyncClient(home=routed.daemon.home) as client:
+            with pytest.raises(OperationNotAllowed):
+                await client.headers_for("https://api.openai.com/v1/models")
+            with pytest.raises(OperationNotAllowed):
+                await client.get_credential("openai")
+            assert (await client.whoami())["grant"]["reveal"] is True
+            return await client.get_credential("acme", "default")
+
+    assert asyncio.run(after_grant()) == ACME_KEY
+    reveals = audit_rows(routed.daemon.home, "reveal")
+    assert [(r[0], r[2]) for r in reveals if r[0] == "success"] == [("success", "acme")]
 
 
 def test_httpx_auth_sync_and_async(routed: Gateway) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -106,6 +107,8 @@ def test_pending_login_secrets_are_sealed_at_rest(oauth_env: OAuthEnv) -> None:
         started = api.give_oauth_client(started["id"], *STATIC_CLIENT)
     url = started["authorization_url"]
     state = parse_qs(urlsplit(url).query)["state"][0]
+    expires = datetime.fromisoformat(started["expires_at"].replace("Z", "+00:00"))
+    assert 540 < (expires - datetime.now(UTC)).total_seconds() <= 600  # ten minutes
     at_rest = _db_bytes(oauth_env.daemon.home)  # while the login waits for its callback
     with ScriptedBrowser() as browser:
         page = browser.open(url)
