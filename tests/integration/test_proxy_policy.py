@@ -115,10 +115,11 @@ def test_a_connection_that_needs_login_is_denied_with_the_login_command(
         db.execute("UPDATE connections SET status = 'needs_login' WHERE provider = 'openai'")
     body, status = _curl(gateway, "https://api.openai.com/v1/models")
     assert status == "403"
-    assert "needs login" in body and "`authsome login openai`" in body
+    assert "needs a new login" in body
+    assert "run `authsome login openai --connection default --force`" in body
     [event] = audit_events(gateway.daemon.home, event="proxy_request", provider="openai")
     assert (event["outcome"], event["status"]) == ("denied", 403)
-    assert "needs login" in event["detail"]["reason"]
+    assert "needs a new login" in event["detail"]["reason"]
 
 
 def test_plain_http_to_a_matched_host_is_refused_and_audited(gateway: Gateway) -> None:

@@ -47,6 +47,12 @@ def test_migrations_create_every_table_once(tmp_path: Path) -> None:
         "web_sessions",
         "sign_in_throttle",
         "invites",
+        "oauth_clients",
+        "oauth_grants",
+        "auth_sessions",
+        "pop_replay",
+        "shared_changes",
+        "deployment_keys",
     }
     assert tables == expected
     assert current_revision(engine) == ",".join(sorted(_script_heads()))
