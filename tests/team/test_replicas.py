@@ -1,0 +1,394 @@
+"""Two daemon replicas on one PostgreSQL database, behind a small TCP balancer.
+
+Both replicas get the same ``AUTHSOME_MASTER_KEY`` and the same
+``--public-url`` (the balancer's address): clients sign proofs for that URL,
+and the balancer hands each TCP connection to the replica the test chooses
+(or alternately). Everything a request needs must therefore come from the
+database, never from one replica's memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import itertools
+import json
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from authsome.client.api import DaemonClient
+from authsome.crypto.pop import sign_proof
+from tests.conftest import EMAIL, PASSWORD
+from tests.integration.oauth.conftest import (
+    LoginProcess,
+    provider_definitions,
+    wait_until_expired,
+)
+from tests.support.daemon import Daemon, start_daemon
+from tests.support.oauth_browser import ScriptedBrowser
+from tests.support.oauth_server import STATIC_CLIENT, OAuthServer, available
+from tests.support.pop import home_key
+from tests.support.web import Browser
+
+pytestmark = pytest.mark.skipif(
+    not available(), reason="needs node and `npm ci` (oidc-provider); the README's test command"
+)
+
+
+class Balancer:
+    """A TCP forwarder on a free loopback port: each connection goes to ``pick()``."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self.backends: list[int] = []
+        self.pinned: int | None = None
+        self._turn = itertools.count()
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def pick(self) -> int:
+        if self.pinned is not None:
+            return self.pinned
+        return self.backends[next(self._turn) % len(self.backends)]
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.pick()), timeout=10)
+            except OSError:
+                client.close()
+                continue
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+
+def _port(daemon: Daemon) -> int:
+    return int(daemon.url.rsplit(":", 1)[1])
+
+
+@dataclass
+class Team:
+    a: Daemon
+    b: Daemon
+    balancer: Balancer
+    database_url: str
+    tmp: Path
+    outputs: list[str] = field(default_factory=list)
+
+    @property
+    def public(self) -> str:
+        return self.balancer.url
+
+    def as_public(self, headers: dict[str, str]) -> dict[str, str]:
+        """Headers for a request sent to one replica directly, as the balancer
+        would forward it: with the public Host the client signed its proof for."""
+        return headers | {"Host": f"127.0.0.1:{self.balancer.port}"}
+
+    def pin(self, daemon: Daemon | None) -> None:
+        self.balancer.pinned = None if daemon is None else _port(daemon)
+
+    def cli(self, *args: str, input: str | None = None, timeout: float = 60) -> Any:
+        """The CLI of replica A's home, talking to the balancer."""
+        result = self.a.cli(
+            *args, input=input, env={"AUTHSOME_BASE_URL": self.public}, timeout=timeout
+        )
+        self.outputs.extend([result.out, result.err])
+        return result
+
+    def client(self) -> DaemonClient:
+        """A signed in-process client through the balancer."""
+        return DaemonClient(self.public, home_key(self.a.home))
+
+    def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            return list(conn.execute(query, params).fetchall())
+
+
+def _start_team(tmp_path: Path, database_url: str, *extra: str) -> Team:
+    balancer = Balancer()
+    key = base64.b64encode(os.urandom(32)).decode()
+    env = {"AUTHSOME_DATABASE_URL": database_url, "AUTHSOME_MASTER_KEY": key}
+    args = ("--public-url", balancer.url, *extra)
+    a = start_daemon(tmp_path / "a", *args, env=env, timeout=60)
+    try:
+        b = start_daemon(tmp_path / "b", *args, env=env, timeout=60)
+    except BaseException:
+        a.stop()
+        raise
+    balancer.backends = [_port(a), _port(b)]
+    team = Team(a, b, balancer, database_url, tmp_path)
+    init = team.cli("init", "--email", EMAIL, "--password-stdin", input=PASSWORD + "\n")
+    assert init.code == 0, init.err
+    return team
+
+
+@pytest.fixture
+def team(tmp_path: Path, postgres_url: str) -> Iterator[Team]:
+    running = _start_team(tmp_path, postgres_url)
+    try:
+        yield running
+    finally:
+        running.a.stop()
+        running.b.stop()
+        running.balancer.close()
+
+
+def test_a_proof_used_on_a_is_refused_on_b(team: Team) -> None:
+    key = home_key(team.a.home)
+    url = team.public + "/whoami"
+    proof = sign_proof(key, method="GET", url=url)
+    first = httpx.get(team.a.url + "/whoami", headers=team.as_public({"DPoP": proof}), timeout=10)
+    assert first.status_code == 200, first.text
+    again = httpx.get(team.b.url + "/whoami", headers=team.as_public({"DPoP": proof}), timeout=10)
+    assert again.status_code == 401, again.text
+    assert again.json()["error"] == "pop_replayed"
+    # A fresh proof works on B: B refused the replay, not the identity.
+    fresh = sign_proof(key, method="GET", url=url)
+    assert httpx.get(
+        team.b.url + "/whoami", headers=team.as_public({"DPoP": fresh}), timeout=10
+    ).is_success
+    assert team.sql("SELECT count(*) FROM pop_replay")[0][0] >= 3
+
+
+def test_a_browser_session_made_on_a_works_on_b(team: Team) -> None:
+    with Browser(team.a.url) as on_a, Browser(team.b.url) as on_b:
+        on_a.login(EMAIL, PASSWORD)
+        for name, value in on_a.http.cookies.items():
+            on_b.http.cookies.set(name, value)
+        page = on_b.get("/ui/settings")
+        assert page.status_code == 200, page.text
+        # A form on B with the CSRF token of the session made on A: sign out there.
+        out = on_b.post("/logout", form_page="/ui/settings")
+        assert out.status_code == 303, out.text
+        assert on_a.get("/ui/settings").headers["location"].startswith("/login")
+
+
+class _ToReplica(httpx.HTTPTransport):
+    """The browser's requests for the public origin go to one replica."""
+
+    def __init__(self, public: str, replica: str) -> None:
+        super().__init__()
+        self._public = httpx.URL(public)
+        self._replica = httpx.URL(replica)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == self._public.host and request.url.port == self._public.port:
+            request.url = request.url.copy_with(port=self._replica.port)
+        return super().handle_request(request)
+
+
+def _register_providers(team: Team, server: OAuthServer) -> None:
+    with team.client() as api:
+        for definition in provider_definitions(server):
+            api.register_provider(definition)
+
+
+@pytest.fixture
+def oauth_team(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Team, OAuthServer]]:
+    with OAuthServer(access_ttl=4) as server:
+        running = _start_team(tmp_path, postgres_url)
+        try:
+            _register_providers(running, server)
+            yield running, server
+        finally:
+            running.a.stop()
+            running.b.stop()
+            running.balancer.close()
+
+
+def _login_started_on_a_finished_on_b(team: Team) -> None:
+    team.pin(team.a)  # the CLI's requests (start, polling) all reach A
+    login = LoginProcess(
+        ("oauthco", "--no-browser", "--client-stdin"),
+        team.a.env | {"AUTHSOME_BASE_URL": team.public},
+        f"{STATIC_CLIENT[0]}\n{STATIC_CLIENT[1]}\n",
+    )
+    url = login.wait_for(r"(http://127\.0\.0\.1:\d+/oidc/auth\?\S+)").group(1)
+    with ScriptedBrowser() as browser:
+        browser.http = httpx.Client(
+            timeout=15, trust_env=False, transport=_ToReplica(team.public, team.b.url)
+        )
+        page = browser.open(url)
+    assert page.final.status_code == 200, page.final.text
+    assert page.final.url.port == _port(team.b)  # the callback was served by B
+    result = login.finish()
+    assert result.code == 0, result.err
+    team.pin(None)
+
+
+def test_a_login_started_on_a_completes_through_a_callback_on_b(
+    oauth_team: tuple[Team, OAuthServer],
+) -> None:
+    team, server = oauth_team
+    _login_started_on_a_finished_on_b(team)
+    rows = team.sql("SELECT status FROM auth_sessions")
+    assert [row[0] for row in rows] == ["complete"]
+    # Either replica now hands out the token the callback on B stored.
+    team.pin(team.b)
+    with team.client() as api:
+        on_b = api.resolve("https://api.oauthco.test/v1/me")["headers"]["Authorization"]
+    team.pin(team.a)
+    with team.client() as api:
+        on_a = api.resolve("https://api.oauthco.test/v1/me")["headers"]["Authorization"]
+    assert on_a == on_b == f"Bearer {server.issued('AccessToken')[-1]}"
+
+
+def _expires_at(team: Team) -> str:
+    with team.client() as api:
+        found = [c for c in api.connections() if c["provider"] == "oauthco"]
+    return str(found[0]["expires_at"])
+
+
+def test_fifty_resolves_across_both_replicas_refresh_once(
+    oauth_team: tuple[Team, OAuthServer],
+) -> None:
+    team, server = oauth_team
+    _login_started_on_a_finished_on_b(team)
+    # Nobody has used the token, so no replica refreshes it in the background:
+    # after expiry every resolve needs the refresh, on either replica.
+    wait_until_expired(_expires_at(team))
+    assert server.token_requests("refresh_token") == []
+
+    def resolve(index: int) -> str:
+        replica = team.a if index % 2 == 0 else team.b
+        key = home_key(team.a.home)
+        body = json.dumps({"url": "https://api.oauthco.test/v1/me", "method": "GET"}).encode()
+        proof = sign_proof(key, method="POST", url=team.public + "/resolve", body=body)
+        answer = httpx.post(
+            replica.url + "/resolve",
+            content=body,
+            headers=team.as_public({"DPoP": proof, "content-type": "application/json"}),
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["headers"]["Authorization"])
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        headers = set(pool.map(resolve, range(50)))
+    assert len(server.token_requests("refresh_token")) == 1
+    assert headers == {f"Bearer {server.issued('AccessToken')[-1]}"}
+    # A second refresh with the rotated token would have revoked the whole grant.
+    assert server.introspect(server.issued("RefreshToken")[-1])["active"]
+
+
+def test_audit_chain_verifies_with_both_replicas_writing(team: Team) -> None:
+    def whoami(index: int) -> None:
+        replica = team.a if index % 2 == 0 else team.b
+        key = home_key(team.a.home)
+        proof = sign_proof(key, method="GET", url=team.public + "/whoami")
+        assert httpx.get(
+            replica.url + "/whoami", headers=team.as_public({"DPoP": proof}), timeout=30
+        ).is_success
+
+    def api_key_login(index: int) -> None:
+        team.pin(team.a if index % 2 == 0 else team.b)
+        with team.client() as api:
+            api.login_api_key("openai", "sk-" + "x" * 40, connection=f"c{index}")
+
+    # Writes from both replicas at once: logins (events in the same transaction),
+    # and the daemons' own batched events.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(whoami, range(20)))
+    for index in range(6):
+        api_key_login(index)
+    team.pin(None)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        logins = list(
+            pool.map(
+                lambda i: team.cli(
+                    "login", "openai", "--connection", f"d{i}", "--key-stdin",
+                    input="sk-" + "y" * 40 + "\n",
+                ),
+                range(6),
+            )
+        )  # fmt: skip
+    assert [login.code for login in logins] == [0] * 6, [login.err for login in logins]
+    starts = team.sql("SELECT count(*) FROM audit_events WHERE event = 'daemon_started'")
+    assert starts[0][0] == 2
+    verify = team.cli("log", "--verify")
+    assert verify.code == 0, verify.out + verify.err
+    ids = [row[0] for row in team.sql("SELECT id FROM audit_events ORDER BY id")]
+    assert ids == list(range(ids[0], ids[0] + len(ids)))  # no gap, no duplicate
+
+
+def test_killing_a_replica_mid_request_leaves_the_other_serving(team: Team) -> None:
+    """SIGKILL A while requests run on both: B keeps answering and A's half-done
+    transactions leave nothing behind (the audit chain still verifies)."""
+    stop = threading.Event()
+    failures_on_b: list[str] = []
+
+    def hammer(replica: Daemon, failures: list[str] | None) -> int:
+        done = 0
+        key = home_key(team.a.home)
+        while not stop.is_set():
+            proof = sign_proof(key, method="GET", url=team.public + "/whoami")
+            try:
+                answer = httpx.get(
+                    replica.url + "/whoami", headers=team.as_public({"DPoP": proof}), timeout=10
+                )
+            except httpx.HTTPError as exc:
+                if failures is not None:
+                    failures.append(type(exc).__name__)
+                continue
+            if failures is not None and answer.status_code != 200:
+                failures.append(answer.text)
+            done += 1
+        return done
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        on_a = [pool.submit(hammer, team.a, None) for _ in range(2)]
+        on_b = [pool.submit(hammer, team.b, failures_on_b) for _ in range(2)]
+        time.sleep(1.5)
+        os.kill(team.a.process.pid, signal.SIGKILL)
+        team.a.process.wait(timeout=10)
+        time.sleep(2.0)
+        stop.set()
+        served_by_b = sum(f.result() for f in on_b)
+        for f in on_a:
+            f.result()
+    assert failures_on_b == []
+    assert served_by_b > 10
+    team.pin(team.b)
+    login = team.cli("login", "openai", "--key-stdin", input="sk-" + "z" * 40 + "\n")
+    assert login.code == 0, login.err
+    verify = team.cli("log", "--verify")
+    assert verify.code == 0, verify.out + verify.err
+    ids = [row[0] for row in team.sql("SELECT id FROM audit_events ORDER BY id")]
+    assert ids == list(range(ids[0], ids[0] + len(ids)))
