@@ -1,14 +1,14 @@
 """Fail closed: while audit events cannot be written, no credential is served; a
 change whose event cannot be written does not happen; retention prunes on start.
 
-The fault is real, not mocked: a SQLite trigger that refuses inserts into
-``audit_events`` (everything else in the database keeps working).
+The fault is real, not mocked: a trigger (SQLite or PostgreSQL, whichever the
+store is) that refuses inserts into ``audit_events`` (everything else in the
+database keeps working).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -18,13 +18,31 @@ import httpx
 
 from authsome.crypto.identity_keys import IdentityKey
 from tests.integration.conftest import OPENAI_KEY, Gateway
+from tests.support import store
 from tests.support.daemon import AUTHSOME, start_daemon
 from tests.support.pop import home_key, signed
+from tests.support.postgres import use_postgres
 
-REFUSE = (
+REFUSE_SQLITE = (
     "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "
-    "BEGIN SELECT RAISE(ABORT, 'audit disk full'); END"
+    "BEGIN SELECT RAISE(ABORT, 'audit disk full'); END",
 )
+REFUSE_POSTGRES = (
+    "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'audit disk full'; END $$",
+    "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "
+    "FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+)
+ALLOW_SQLITE = ("DROP TRIGGER refuse_audit",)
+ALLOW_POSTGRES = ("DROP TRIGGER refuse_audit ON audit_events", "DROP FUNCTION refuse_audit()")
+
+
+def _run_all(home: Path, sqlite: tuple[str, ...], postgresql: tuple[str, ...]) -> None:
+    with store.connect(home) as db:
+        for statement in postgresql if use_postgres() else sqlite:
+            db.execute(statement)
+
+
 #: A child of ``authsome run`` that fetches each URL it reads on stdin.
 FETCHER = 'while read url; do curl -sS -w "\\n%{http_code}\\n" "$url"; echo "=END="; done'
 
@@ -73,23 +91,21 @@ class Fetcher:
 
 def test_no_credentials_while_events_cannot_be_written(gateway: Gateway) -> None:
     daemon = gateway.daemon
-    db_path = daemon.home / "server" / "authsome.db"
     key = home_key(daemon.home)
     fetcher = Fetcher(gateway)
     try:
-        _check_fail_closed(gateway, fetcher, db_path, key)
+        _check_fail_closed(gateway, fetcher, daemon.home, key)
     finally:
         fetcher.close()
 
 
-def _check_fail_closed(gateway: Gateway, fetcher: Fetcher, db_path: Path, key: IdentityKey) -> None:
+def _check_fail_closed(gateway: Gateway, fetcher: Fetcher, home: Path, key: IdentityKey) -> None:
     daemon = gateway.daemon
     models = "https://api.openai.com/v1/models"
     assert fetcher.get(models)[0] == "200"
     before = _connections(gateway)
 
-    with sqlite3.connect(db_path) as db:
-        db.execute(REFUSE)
+    _run_all(home, REFUSE_SQLITE, REFUSE_POSTGRES)
     # The first request after the fault may still be served (its event waits in
     # the queue); the failed flush then closes the gate.
     fetcher.get(models)
@@ -115,28 +131,28 @@ def _check_fail_closed(gateway: Gateway, fetcher: Fetcher, db_path: Path, key: I
     refused_run = daemon.cli("run", "--", "true")
     assert refused_run.code == 5 and "audit log cannot be written" in refused_run.err
 
-    with sqlite3.connect(db_path) as db:
-        db.execute("DROP TRIGGER refuse_audit")
+    _run_all(home, ALLOW_SQLITE, ALLOW_POSTGRES)
     _wait_for(daemon.url, "ok")
     assert fetcher.get(models)[0] == "200"
     assert daemon.cli("log", "--verify").code == 0
     time.sleep(0.6)
-    with sqlite3.connect(db_path) as db:
-        refused = db.execute(
-            "SELECT event, outcome, status FROM audit_events "
-            "WHERE json_extract(detail, '$.reason') LIKE '%audit%' ORDER BY id"
-        ).fetchall()
-        logouts = db.execute("SELECT count(*) FROM audit_events WHERE event = 'logout'").fetchone()
+    refused = [
+        (event, outcome, status)
+        for event, outcome, status, detail in store.rows(
+            home, "SELECT event, outcome, status, detail FROM audit_events ORDER BY id"
+        )
+        if "audit" in json.loads(detail or "{}").get("reason", "")
+    ]
+    logouts = (store.scalar(home, "SELECT count(*) FROM audit_events WHERE event = 'logout'"),)
     # The refusals were queued and written once the log worked again.
     assert ("proxy_request", "denied", 503) in refused
     assert ("credential_resolved", "denied", None) in refused
     assert logouts == (0,)
     # A committed logout has its event.
     assert daemon.cli("logout", "acme").code == 0
-    with sqlite3.connect(db_path) as db:
-        (count,) = db.execute(
-            "SELECT count(*) FROM audit_events WHERE event = 'logout' AND provider = 'acme'"
-        ).fetchone()
+    count = store.scalar(
+        home, "SELECT count(*) FROM audit_events WHERE event = 'logout' AND provider = 'acme'"
+    )
     assert count == 1
 
 
@@ -154,7 +170,7 @@ def test_retention_prunes_old_events_and_keeps_the_chain(tmp_path: Path) -> None
     server = home / "server"
     server.mkdir(parents=True, mode=0o700)
     home.chmod(0o700)
-    engine = create_store_engine(f"sqlite:///{server / 'authsome.db'}")
+    engine = create_store_engine(store.database_url(home))
     migrate(engine)
     old = datetime.now(UTC) - timedelta(days=100)
     with transaction(make_session_factory(engine)) as db:
@@ -163,17 +179,15 @@ def test_retention_prunes_old_events_and_keeps_the_chain(tmp_path: Path) -> None
                 db, "login", "success", provider="openai", ts=old + timedelta(hours=number)
             )
     engine.dispose()
-    (server / "authsome.db").chmod(0o600)
+    if not use_postgres():
+        (server / "authsome.db").chmod(0o600)
 
     daemon = start_daemon(home, env={"AUTHSOME_AUDIT_RETENTION_DAYS": "30"})
     try:
         deadline = time.monotonic() + 10
         rows: list[tuple[int, str, str]] = []
         while time.monotonic() < deadline:
-            with sqlite3.connect(server / "authsome.db") as db:
-                rows = db.execute(
-                    "SELECT id, event, detail FROM audit_events ORDER BY id"
-                ).fetchall()
+            rows = store.rows(home, "SELECT id, event, detail FROM audit_events ORDER BY id")
             if any(event == "audit_pruned" for _, event, _ in rows):
                 break
             time.sleep(0.1)
@@ -184,7 +198,7 @@ def test_retention_prunes_old_events_and_keeps_the_chain(tmp_path: Path) -> None
         assert rows[0][0] == 26
     finally:
         assert daemon.stop() == 0
-    engine = create_store_engine(f"sqlite:///{server / 'authsome.db'}")
+    engine = create_store_engine(store.database_url(home))
     from authsome.audit.chain import verify_chain
 
     with make_session_factory(engine)() as session:

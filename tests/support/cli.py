@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tests.support import store
 from tests.support.daemon import Daemon, start_daemon
 
 T = TypeVar("T")
@@ -51,12 +51,12 @@ def api_key_provider(name: str, host: str, env_var: str | None = None) -> dict[s
 
 def audit_rows(home: Path, event: str) -> list[tuple[Any, ...]]:
     """(outcome, identity, provider, connection, detail) of each ``event``, oldest first."""
-    with sqlite3.connect(home / "server" / "authsome.db") as db:
-        rows = db.execute(
-            "SELECT outcome, identity, provider, connection, detail FROM audit_events "
-            "WHERE event = ? ORDER BY id",
-            (event,),
-        ).fetchall()
+    rows = store.rows(
+        home,
+        "SELECT outcome, identity, provider, connection, detail FROM audit_events "
+        "WHERE event = ? ORDER BY id",
+        event,
+    )
     return [(*row[:4], json.loads(row[4] or "{}")) for row in rows]
 
 

@@ -16,17 +16,26 @@ from typing import Any
 
 import httpx
 
+from tests.support import postgres
+
 AUTHSOME = shutil.which("authsome") or str(Path(sys.executable).with_name("authsome"))
 
 
 def base_env(home: Path, **extra: str) -> dict[str, str]:
-    """A clean environment: no proxies, no inherited AUTHSOME_* settings."""
+    """A clean environment: no proxies, no inherited AUTHSOME_* settings.
+
+    Under ``--store=postgres`` it names the home's own database on the test
+    server, so every daemon of that home (started here or by the CLI) uses it.
+    """
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("AUTHSOME_") and "proxy" not in key.lower()
     }
-    env.update(AUTHSOME_HOME=str(home), NO_COLOR="1", **extra)
+    env.update(AUTHSOME_HOME=str(home), NO_COLOR="1")
+    if postgres.use_postgres():
+        env["AUTHSOME_DATABASE_URL"] = postgres.shared_server().database_for(str(home))
+    env.update(extra)
     return env
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.support import store
 
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -77,22 +77,14 @@ class Browser:
         return answer
 
 
-def database(home: Path) -> sqlite3.Connection:
-    """The daemon's own SQLite file, to read what a request changed or to age a record."""
-    connection = sqlite3.connect(home / "server" / "authsome.db", timeout=10)
-    connection.isolation_level = None
-    return connection
+def database(home: Path) -> Any:
+    """The daemon's own store (SQLite or PostgreSQL), to read what a request changed
+    or to age a record; statements commit as they run."""
+    return store.connect(home, autocommit=True)
 
 
-def scalar(home: Path, sql: str, *params: Any) -> Any:
-    with contextlib.closing(database(home)) as connection:
-        row = connection.execute(sql, params).fetchone()
-    return None if row is None else row[0]
-
-
-def execute(home: Path, sql: str, *params: Any) -> int:
-    with contextlib.closing(database(home)) as connection:
-        return connection.execute(sql, params).rowcount
+scalar = store.scalar
+execute = store.execute
 
 
 LONG_AGO = "2000-01-01 00:00:00.000000"

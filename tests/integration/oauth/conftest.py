@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ import pytest
 from authsome.client.api import DaemonClient
 from authsome.testing.upstream import HttpsEchoServer, TestCA
 from tests.conftest import EMAIL, PASSWORD
+from tests.support import store
 from tests.support.daemon import AUTHSOME, CliResult, Daemon, start_daemon
 from tests.support.oauth_browser import ScriptedBrowser
 from tests.support.oauth_server import STATIC_CLIENT, OAuthServer, available
@@ -185,8 +185,8 @@ class OAuthEnv:
         answers: list[dict[str, Any]] = json.loads(result.out)
         return answers
 
-    def db(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.daemon.home / "server" / "authsome.db", timeout=10)
+    def db(self) -> Any:
+        return store.connect(self.daemon.home)
 
     def audit_events(self) -> list[tuple[str, str, str | None]]:
         with self.db() as db:
