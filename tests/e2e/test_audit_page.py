@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import httpx
 
 from authsome.audit.writer import record_event
 from authsome.store.db import create_store_engine, make_session_factory, transaction
+from tests.support import store
 from tests.support.daemon import Daemon
 
 EMAIL = "auditor@example.com"
@@ -43,7 +43,7 @@ def _register_admin(daemon: Daemon) -> None:
 
 def _seed(daemon: Daemon) -> dict[str, int]:
     """120 proxied requests over five days, written through the chain like the daemon does."""
-    engine = create_store_engine(f"sqlite:///{daemon.home / 'server' / 'authsome.db'}")
+    engine = create_store_engine(store.database_url(daemon.home))
     now = datetime.now(UTC)
     counts = {"success": 0, "failure": 0, "denied": 0, "recent": 0}
     with transaction(make_session_factory(engine)) as db:
@@ -99,7 +99,7 @@ def test_audit_page_filters_chart_detail_and_csv(
 
     # Last 7 days (the default): a bar per day, every seeded event counted by outcome.
     expect(page.locator("#chart-title")).to_contain_text("Events per day by outcome")
-    with sqlite3.connect(daemon.home / "server" / "authsome.db") as db:
+    with store.connect(daemon.home) as db:
         stored = dict(db.execute("SELECT outcome, count(*) FROM audit_events GROUP BY outcome"))
     assert stored["denied"] == counts["denied"]  # seeded, plus the daemon's own successes
     assert _segments(page) == stored

@@ -23,26 +23,6 @@ from tests.support.daemon import AUTHSOME, start_daemon
 from tests.support.pop import home_key, signed
 from tests.support.postgres import use_postgres
 
-REFUSE_SQLITE = (
-    "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "
-    "BEGIN SELECT RAISE(ABORT, 'audit disk full'); END",
-)
-REFUSE_POSTGRES = (
-    "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
-    "$$ BEGIN RAISE EXCEPTION 'audit disk full'; END $$",
-    "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "
-    "FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
-)
-ALLOW_SQLITE = ("DROP TRIGGER refuse_audit",)
-ALLOW_POSTGRES = ("DROP TRIGGER refuse_audit ON audit_events", "DROP FUNCTION refuse_audit()")
-
-
-def _run_all(home: Path, sqlite: tuple[str, ...], postgresql: tuple[str, ...]) -> None:
-    with store.connect(home) as db:
-        for statement in postgresql if use_postgres() else sqlite:
-            db.execute(statement)
-
-
 #: A child of ``authsome run`` that fetches each URL it reads on stdin.
 FETCHER = 'while read url; do curl -sS -w "\\n%{http_code}\\n" "$url"; echo "=END="; done'
 
@@ -105,7 +85,7 @@ def _check_fail_closed(gateway: Gateway, fetcher: Fetcher, home: Path, key: Iden
     assert fetcher.get(models)[0] == "200"
     before = _connections(gateway)
 
-    _run_all(home, REFUSE_SQLITE, REFUSE_POSTGRES)
+    store.refuse_audit_writes(home)
     # The first request after the fault may still be served (its event waits in
     # the queue); the failed flush then closes the gate.
     fetcher.get(models)
@@ -131,7 +111,7 @@ def _check_fail_closed(gateway: Gateway, fetcher: Fetcher, home: Path, key: Iden
     refused_run = daemon.cli("run", "--", "true")
     assert refused_run.code == 5 and "audit log cannot be written" in refused_run.err
 
-    _run_all(home, ALLOW_SQLITE, ALLOW_POSTGRES)
+    store.allow_audit_writes(home)
     _wait_for(daemon.url, "ok")
     assert fetcher.get(models)[0] == "200"
     assert daemon.cli("log", "--verify").code == 0

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import httpx
 
 from tests.conftest import EMAIL, PASSWORD
 from tests.integration.conftest import Gateway
+from tests.support import store
 from tests.support.daemon import AUTHSOME, Daemon, base_env, run_cli
 from tests.support.pop import home_key, signed
 
@@ -25,14 +25,8 @@ USER_EMAIL = "user@example.com"
 USER_PASSWORD = "another long passphrase for the user"
 
 
-def _db(daemon: Daemon) -> Path:
-    return daemon.home / "server" / "authsome.db"
-
-
 def _rows(daemon: Daemon) -> list[dict[str, Any]]:
-    with sqlite3.connect(_db(daemon)) as db:
-        db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute("SELECT * FROM audit_events ORDER BY id")]
+    return [dict(row) for row in store.rows(daemon.home, "SELECT * FROM audit_events ORDER BY id")]
 
 
 def _json_lines(text: str) -> list[dict[str, Any]]:
@@ -234,7 +228,7 @@ def test_verify_names_the_first_broken_link(claimed: Daemon) -> None:
     ids = [row["id"] for row in _rows(claimed)]
     assert code == 0 and "intact" in text and f"#{ids[-1]}" in text, text
     middle = ids[len(ids) // 2]
-    db = sqlite3.connect(_db(claimed), isolation_level=None)
+    db = store.connect(claimed.home, autocommit=True)
 
     # 1. An edited field.
     (outcome,) = db.execute("SELECT outcome FROM audit_events WHERE id = ?", (middle,)).fetchone()
@@ -309,7 +303,7 @@ def test_daemon_start_and_stop_are_events(daemon: Daemon) -> None:
     from authsome.audit.chain import verify_chain
     from authsome.store.db import create_store_engine, make_session_factory
 
-    engine = create_store_engine(f"sqlite:///{_db(daemon)}")
+    engine = create_store_engine(store.database_url(daemon.home))
     with make_session_factory(engine)() as session:
         assert verify_chain(session).intact
     engine.dispose()

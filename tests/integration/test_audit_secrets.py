@@ -22,6 +22,7 @@ import httpx
 
 from tests.conftest import EMAIL, PASSWORD
 from tests.integration.conftest import ACME_KEY, OPENAI_KEY, Gateway
+from tests.support import store
 from tests.support.daemon import base_env, run_cli
 from tests.support.pop import home_key, signed
 from tests.unit.audit.test_events_documented import _documented
@@ -193,7 +194,7 @@ def test_no_secret_of_any_flow_reaches_the_audit_trail(gateway: Gateway, tmp_pat
         NEW_USER_PASSWORD, QUERY_SECRET, BODY_SECRET, HEADER_SECRET, COOKIE_SECRET,
         RESOLVE_SECRET, TUNNEL_SECRET, PASSPHRASE, SCANNED_KEY, *tokens,
     ]  # fmt: skip
-    with sqlite3.connect(daemon.home / "server" / "authsome.db") as db:
+    with store.connect(daemon.home) as db:
         db.row_factory = sqlite3.Row
         rows = [dict(row) for row in db.execute("SELECT * FROM audit_events ORDER BY id")]
     table_text = "\n".join(json.dumps(row, default=str) for row in rows)

@@ -9,7 +9,6 @@ import pty
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from authsome.cli.main import COMMAND_INDEX
+from tests.support import store
 from tests.support.cli import PASSWORD, api_key_provider, register_provider, start_claimed
 from tests.support.daemon import AUTHSOME, CliResult, Daemon, base_env, run_cli
 from tests.support.tty import run_on_tty
@@ -119,16 +119,12 @@ def test_endpoint_unreachable_exit_code(shared: Daemon) -> None:
 
 
 def test_credential_unavailable_exit_code(tmp_path: Path) -> None:
-    # Fail closed: while the audit table refuses writes (a real SQLite trigger), a
+    # Fail closed: while the audit table refuses writes (a real trigger in the store), a
     # credential change cannot happen and says so with exit 5.
     daemon = start_claimed(tmp_path / "home")
     try:
         assert daemon.cli("login", "openai", "--key-stdin", input=OPENAI_KEY + "\n").code == 0
-        with sqlite3.connect(daemon.home / "server" / "authsome.db") as db:
-            db.execute(
-                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "
-                "BEGIN SELECT RAISE(ABORT, 'audit disk full'); END"
-            )
+        store.refuse_audit_writes(daemon.home)
         _assert_error(
             daemon.cli("logout", "openai"),
             daemon.cli("logout", "openai", "--json"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from authsome.client.connect import open_client
 from authsome.errors import InvalidProvider
 from authsome.home import HomeLayout
+from tests.support import store
 from tests.support.daemon import Daemon
 
 ACME = {
@@ -207,7 +207,7 @@ def test_remove_custom_provider(claimed: Daemon, tmp_path: Path) -> None:
     assert claimed.cli("provider", "inspect", "acme").code == 4
     # and the removal is audited in the same transaction
     claimed.stop()
-    with sqlite3.connect(claimed.home / "server" / "authsome.db") as db:
+    with store.connect(claimed.home) as db:
         events = db.execute(
             "SELECT event, outcome FROM audit_events WHERE provider = 'acme' ORDER BY id"
         ).fetchall()
@@ -216,7 +216,7 @@ def test_remove_custom_provider(claimed: Daemon, tmp_path: Path) -> None:
 
 def test_only_admins_register_or_remove(claimed: Daemon, tmp_path: Path) -> None:
     assert claimed.cli("provider", "register", _write(tmp_path, ACME)).code == 0
-    with sqlite3.connect(claimed.home / "server" / "authsome.db") as db:
+    with store.connect(claimed.home) as db:
         db.execute("UPDATE principals SET role = 'user'")
     removed = claimed.cli("provider", "remove", "acme")
     assert removed.code == 4 and "admin" in removed.err

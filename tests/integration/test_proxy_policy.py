@@ -18,6 +18,7 @@ import pytest
 
 from authsome.testing.upstream import HttpsEchoServer, TestCA
 from tests.integration.conftest import OPENAI_KEY, Gateway, open_gateway
+from tests.support import store
 
 #: A child that sends one CONNECT through $HTTPS_PROXY and prints the raw reply.
 CONNECT_PROBE = """
@@ -50,7 +51,7 @@ def audit_events(home: Path, **match: Any) -> list[dict[str, Any]]:
     query = f"SELECT * FROM audit_events WHERE {clauses} ORDER BY id"  # noqa: S608 - test-chosen names
     deadline = time.monotonic() + 10
     while True:
-        with sqlite3.connect(home / "server" / "authsome.db") as db:
+        with store.connect(home) as db:
             db.row_factory = sqlite3.Row
             rows = [dict(row) for row in db.execute(query, tuple(match.values()))]
         if rows or time.monotonic() > deadline:
@@ -111,7 +112,7 @@ def test_a_connection_that_needs_login_is_denied_with_the_login_command(
 ) -> None:
     # What a failed OAuth refresh leaves behind (set before the first proxied
     # request, so nothing is cached yet).
-    with sqlite3.connect(gateway.daemon.home / "server" / "authsome.db") as db:
+    with store.connect(gateway.daemon.home) as db:
         db.execute("UPDATE connections SET status = 'needs_login' WHERE provider = 'openai'")
     body, status = _curl(gateway, "https://api.openai.com/v1/models")
     assert status == "403"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from authsome.client.connect import open_client
 from authsome.errors import CredentialUnavailable, InvalidInput
 from authsome.home import HomeLayout
 from tests.integration.conftest import ACME_KEY, OPENAI_KEY, Gateway
+from tests.support import store
 
 
 def test_resolve_matched_and_unmatched(gateway: Gateway) -> None:
@@ -28,7 +27,7 @@ def test_resolve_matched_and_unmatched(gateway: Gateway) -> None:
         with pytest.raises(CredentialUnavailable):
             client.resolve("https://api.openai.com/v1/models", connection="missing")
     gateway.daemon.stop()
-    with sqlite3.connect(gateway.daemon.home / "server" / "authsome.db") as db:
+    with store.connect(gateway.daemon.home) as db:
         rows = db.execute(
             "SELECT provider, outcome, path FROM audit_events WHERE event = 'credential_resolved' ORDER BY id"
         ).fetchall()

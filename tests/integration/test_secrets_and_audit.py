@@ -6,6 +6,7 @@ import sqlite3
 
 from tests.conftest import PASSWORD
 from tests.integration.conftest import ACME_KEY, OPENAI_KEY, Gateway
+from tests.support import store
 
 SECRETS = (OPENAI_KEY, ACME_KEY, PASSWORD)
 
@@ -52,7 +53,7 @@ def test_planted_secrets_appear_nowhere_but_encrypted(gateway: Gateway) -> None:
         if path.exists():
             for secret in SECRETS:
                 assert secret.encode() not in path.read_bytes()
-    with sqlite3.connect(home / "server" / "authsome.db") as db:
+    with store.connect(home) as db:
         (sealed,) = db.execute(
             "SELECT ciphertext FROM connection_secrets s JOIN connections c ON c.id = s.connection_id "
             "WHERE c.provider = 'openai'"
@@ -65,7 +66,7 @@ def test_planted_secrets_appear_nowhere_but_encrypted(gateway: Gateway) -> None:
 def test_minimum_audit_events_are_written(gateway: Gateway) -> None:
     _exercise(gateway)
     gateway.daemon.stop()
-    with sqlite3.connect(gateway.daemon.home / "server" / "authsome.db") as db:
+    with store.connect(gateway.daemon.home) as db:
         db.row_factory = sqlite3.Row
         rows = [dict(row) for row in db.execute("SELECT * FROM audit_events ORDER BY id")]
     events = [row["event"] for row in rows]

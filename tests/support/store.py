@@ -6,13 +6,12 @@ sqlite3's calling conventions on both stores (``?`` placeholders, ``execute``
 returning a cursor, ``with`` committing, ``row_factory = sqlite3.Row`` for
 rows read by name), and values in the shapes SQLite hands back: timestamps as
 SQLAlchemy writes them to SQLite (``2026-12-04 05:42:53.099411``, UTC) and
-JSON columns as text. Tests can then compare and parse rows the same way on
+JSON columns as the text stored. Tests can then compare and parse rows the same way on
 either store.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -45,9 +44,14 @@ def connect(home: Path, *, autocommit: bool = False) -> sqlite3.Connection | Pos
             connection.isolation_level = None
         return connection
     import psycopg
+    from psycopg.types.string import TextLoader
 
     url = postgres.shared_server().database_for(str(home))
-    return PostgresConnection(psycopg.connect(url, autocommit=autocommit))
+    # UTC, so a timestamp written back as SQLite's text means the same instant.
+    connection = psycopg.connect(url, autocommit=autocommit, options="-c TimeZone=UTC")
+    # JSON columns as the exact text stored (the audit chain hashes that text).
+    connection.adapters.register_loader("json", TextLoader)
+    return PostgresConnection(connection)
 
 
 def scalar(home: Path, sql: str, *params: Any) -> Any:
@@ -76,6 +80,40 @@ def execute(home: Path, sql: str, *params: Any) -> int:
         connection.close()
 
 
+_REFUSE_AUDIT = {
+    "sqlite": (
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "
+        "BEGIN SELECT RAISE(ABORT, 'audit disk full'); END",
+    ),
+    "postgres": (
+        "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'audit disk full'; END $$",
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+    ),
+}
+_ALLOW_AUDIT = {
+    "sqlite": ("DROP TRIGGER refuse_audit",),
+    "postgres": ("DROP TRIGGER refuse_audit ON audit_events", "DROP FUNCTION refuse_audit()"),
+}
+
+
+def refuse_audit_writes(home: Path) -> None:
+    """A real fault: from now on every insert into ``audit_events`` fails (a trigger)."""
+    _run_each(home, _REFUSE_AUDIT["postgres" if postgres.use_postgres() else "sqlite"])
+
+
+def allow_audit_writes(home: Path) -> None:
+    """Undo ``refuse_audit_writes``."""
+    _run_each(home, _ALLOW_AUDIT["postgres" if postgres.use_postgres() else "sqlite"])
+
+
+def _run_each(home: Path, statements: Sequence[str]) -> None:
+    with connect(home) as db:
+        for statement in statements:
+            db.execute(statement)
+
+
 class Row(tuple[Any, ...]):
     """A row readable by position and by column name, like ``sqlite3.Row``."""
 
@@ -95,8 +133,6 @@ def _as_sqlite_gives_it(value: Any) -> Any:
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
         return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, dict | list):
-        return json.dumps(value)
     return value
 
 
