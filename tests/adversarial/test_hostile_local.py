@@ -15,10 +15,12 @@ import pytest
 from authsome.crypto.identity_keys import IdentityKey
 from authsome.crypto.pop import sign_proof
 from tests.adversarial.conftest import Target
-from tests.support.pop import signed
+from tests.support.pop import home_key, signed
 
 # Answer without a proof by design (DESIGN §2): liveness, schema, identity registration.
 PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("POST", "/identities")}
+# A pending identity may read its own status and claim itself (with a password).
+PENDING_ALLOWED = {("GET", "/identities/self"), ("POST", "/identities/self/claim")}
 
 
 def _operations(target: Target) -> list[tuple[str, str]]:
@@ -48,8 +50,17 @@ def _request(
     return httpx.request(method, url, content=content, headers=headers, timeout=30)
 
 
+def _register(key: IdentityKey, target: Target) -> None:
+    """Register ``key`` as a pending identity: any local process may (POST /identities)."""
+    registered = signed(key, "POST", target.daemon.url + "/identities", body=b"{}")
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["status"] == "pending"
+
+
 def test_without_the_identity_key_no_route_yields_a_credential(target: Target) -> None:
     stranger = IdentityKey.generate()
+    unclaimed = IdentityKey.generate()
+    _register(unclaimed, target)
     for method, path in _operations(target):
         url = target.daemon.url + _fill(path)
         body = b'{"url": "https://api.openai.com/v1/models", "provider": "openai"}'
@@ -58,6 +69,9 @@ def test_without_the_identity_key_no_route_yields_a_credential(target: Target) -
             "no proof": None,
             "stranger's proof": sign_proof(
                 stranger, method=method, url=url, body=body if has_body else None
+            ),
+            "registered, unclaimed identity's proof": sign_proof(
+                unclaimed, method=method, url=url, body=body if has_body else None
             ),
             "admin's proof for another URL": sign_proof(
                 target.key, method=method, url=target.daemon.url + "/health"
@@ -68,11 +82,18 @@ def test_without_the_identity_key_no_route_yields_a_credential(target: Target) -
             where = f"{method} {path} with {label}"
             assert response.status_code < 500, (where, response.text[:200])
             assert target.api_key not in response.text, where
-            if (method, path) not in PUBLIC:
-                assert response.status_code in (401, 403, 404, 405, 422), (
-                    where,
-                    response.status_code,
-                )
+            if (method, path) in PUBLIC:
+                continue
+            if label.startswith("registered"):
+                if (method, path) in PENDING_ALLOWED:
+                    continue  # its own status, or a claim that needs a password
+                # A proof valid in every way but the identity's claim: refused as pending.
+                assert response.status_code == 401, (where, response.status_code)
+                assert response.json()["error"] == "identity_pending", (where, response.text)
+            assert response.status_code in (401, 403, 404, 405, 422), (
+                where,
+                response.status_code,
+            )
 
 
 def test_foreign_host_cannot_drive_any_route(target: Target) -> None:
@@ -160,6 +181,79 @@ def test_run_tokens_die_with_the_run_and_belong_to_their_identity(
     assert ended.status_code == 204
     with pytest.raises(httpx.ProxyError):
         _through_proxy(target, run, token, tmp_path)
+
+
+def _second_agent(target: Target, home: Path) -> IdentityKey:
+    """Another active identity of the same principal: it shares the vault, not the run."""
+    env = {"AUTHSOME_HOME": str(home), "AUTHSOME_BASE_URL": target.daemon.url}
+    init = target.daemon.cli(
+        "init",
+        "--email",
+        "admin@example.com",
+        "--password-stdin",
+        input=target.password + "\n",
+        env=env,
+    )
+    target.ledger.record(init.out, init.err)
+    target.ledger.watch_home(home)
+    assert init.code == 0, init.err
+    return home_key(home)
+
+
+def _run_routes(target: Target, run_id: str) -> list[tuple[str, str, bytes]]:
+    """The routes of ``authsome run --local-proxy``: one of them hands out headers."""
+    base = f"{target.daemon.url}/runs/{run_id}"
+    events = {
+        "events": [
+            {
+                "method": "GET",
+                "host": "api.openai.com",
+                "path": "/",
+                "status": 200,
+                "outcome": "success",
+                "duration_ms": 1.0,
+            }
+        ]
+    }
+    return [
+        ("POST", base + "/resolve", b'{"host": "api.openai.com", "path": "/v1/models"}'),
+        ("GET", base + "/providers", b""),
+        ("POST", base + "/events", json.dumps(events).encode()),
+    ]
+
+
+def test_a_strangers_proofs_on_the_run_routes_get_no_credential(
+    target: Target, tmp_path: Path
+) -> None:
+    run = _start_run(target)
+    target.ledger.planted.add(run["token"])
+    routes = _run_routes(target, run["run_id"])
+    owner = signed(target.key, *routes[0][:2], body=routes[0][2])
+    assert owner.status_code == 200, owner.text
+    assert target.api_key in owner.text, "the run's own identity is answered (control)"
+    unclaimed = IdentityKey.generate()
+    _register(unclaimed, target)
+    strangers = {
+        "unregistered key": (IdentityKey.generate(), 401),
+        "registered, unclaimed identity": (unclaimed, 401),
+        "another identity of the same principal": (_second_agent(target, tmp_path / "agent2"), 404),
+    }
+    try:
+        for label, (key, expected) in strangers.items():
+            for method, url, body in routes:
+                response = signed(key, method, url, body=body)
+                where = f"{method} {url} by {label}"
+                assert response.status_code == expected, (
+                    where,
+                    response.status_code,
+                    response.text,
+                )
+                assert target.api_key not in response.text, where
+                assert "headers" not in response.json(), where
+        assert signed(target.key, *routes[1][:2]).status_code == 200, "the run lives on"
+    finally:
+        ended = signed(target.key, "DELETE", target.daemon.url + f"/runs/{run['run_id']}")
+        assert ended.status_code == 204
 
 
 TRICKY_NAMES = [
