@@ -213,6 +213,7 @@ async def _serve_async(
     proxy = ProxyServer(backend, state.ca, upstream_ca=state.settings.upstream_ca)
     api_port = api_sock.getsockname()[1]
     state.audit.start()
+    state.resolver.usage.start()
     # Fail closed: a daemon that cannot write its audit log does not start.
     _record_lifecycle(state, "daemon_started", api_port)
     retention = (
@@ -236,6 +237,7 @@ async def _serve_async(
             retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await retention
+        await state.resolver.usage.close()
         await state.audit.close()
         try:
             _record_lifecycle(state, "daemon_stopped", api_port)

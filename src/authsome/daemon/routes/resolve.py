@@ -65,6 +65,7 @@ def resolve(body: ResolveRequest, caller: CallerDep, state: StateDep) -> Resolve
             resolved.problem or f"no usable {name} connection", hint=f"authsome login {name}"
         )
     _audit(state, caller, name, resolved.connection, host, path, "success", None)
+    state.resolver.usage.note(caller.vault_id, name, resolved.connection)
     headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in resolved.headers}
     return ResolvePublic(provider=name, connection=resolved.connection, headers=headers)
 

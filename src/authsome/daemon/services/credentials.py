@@ -36,6 +36,7 @@ import anyio
 import anyio.from_thread
 from sqlalchemy.orm import Session, sessionmaker
 
+from authsome.daemon.services.connection_usage import ConnectionUsage
 from authsome.daemon.services.connections import find_connection, open_secret
 from authsome.daemon.services.oauth_connections import ACCESS_TOKEN, other_instance
 from authsome.daemon.services.oauth_refresh import (
@@ -119,6 +120,7 @@ class CredentialResolver:
             changes.subscribe(self._on_change, on_lost_track=self.forget_all)
         self._lock = threading.Lock()
         self.refresher = TokenRefresher(sessions, keys, outbound or OutboundHttp())
+        self.usage = ConnectionUsage(sessions)  # callers note each credential they hand out
         self._loop: asyncio.AbstractEventLoop | None = None
         self._key_locks: dict[CacheKey, asyncio.Lock] = {}
         self._refreshable: dict[CacheKey, ProviderDefinition] = {}

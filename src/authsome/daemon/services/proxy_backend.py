@@ -93,6 +93,7 @@ class DaemonProxyBackend:
                     run.vault_id, catalogue.get(candidate), connection
                 )
             if resolved.connection is not None:
+                self._resolver.usage.note(run.vault_id, candidate, resolved.connection)
                 return Injection(
                     headers=resolved.headers, provider=candidate, connection=resolved.connection
                 )
