@@ -21,12 +21,16 @@ from tests.conftest import EMAIL, PASSWORD
 from tests.support import store
 from tests.support.daemon import AUTHSOME, CliResult, Daemon, start_daemon
 from tests.support.oauth_browser import ScriptedBrowser
-from tests.support.oauth_server import STATIC_CLIENT, OAuthServer, available
+from tests.support.oauth_server import STATIC_CLIENT, OAuthServer, require_server
 from tests.support.pop import home_key
 
-pytestmark = pytest.mark.skipif(
-    not available(), reason="needs node and `npm ci` (oidc-provider); the README's test command"
-)
+
+@pytest.fixture(autouse=True)
+def _oauth_server_installed() -> None:
+    """Every test here needs the server: skip without it, fail under CI (a conftest's
+    ``pytestmark`` would not reach the test modules)."""
+    require_server()
+
 
 ROOT = Path(__file__).resolve().parents[3]
 BURST = ROOT / "tests" / "support" / "burst_probe.py"
