@@ -30,6 +30,8 @@ from authsome.audit.writer import record_event
 from authsome.config import ServerSettings
 from authsome.daemon.app import create_app
 from authsome.daemon.connection_guard import guarded_protocol
+from authsome.daemon.routes.oauth import logins
+from authsome.daemon.services.auth_sessions import poll_device_logins
 from authsome.daemon.services.proxy_backend import DaemonProxyBackend
 from authsome.daemon.state import DaemonState, open_state
 from authsome.errors import PortInUse
@@ -221,6 +223,7 @@ async def _serve_async(
         if state.settings.audit_retention_days
         else None
     )
+    device_logins = loop.create_task(poll_device_logins(lambda: logins(state)))
     await proxy.start_on(proxy_sock)
     write_daemon_record(state, api_sock.getsockname()[1])
     log.info(
@@ -233,10 +236,11 @@ async def _serve_async(
         await server.serve(sockets=[api_sock])
     finally:
         await proxy.close()
-        if retention is not None:
-            retention.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await retention
+        for task in (device_logins, retention):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await state.resolver.usage.close()
         await state.audit.close()
         try:

@@ -17,6 +17,9 @@ Rules:
   and erased when the session ends.
 - A session expires 10 minutes after it starts (a device login when the
   server's ``expires_in`` says so).
+- Device logins are advanced by the daemon itself (:func:`poll_device_logins`,
+  a task on its loop), whether or not a CLI is waiting; every poll is a turn
+  taken in the database, so replicas sharing it poll once per interval.
 - Nothing is stored for a login that fails; the error is kept on the session
   for the CLI to show.
 """
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -96,6 +100,8 @@ SESSION_TTL = timedelta(minutes=10)
 KEEP_ENDED = timedelta(days=1)
 ENDED = frozenset({"complete", "failed", "cancelled", "expired"})
 CLIENT_NAME = "Authsome"
+#: How often the daemon looks for device logins whose poll is due.
+DEVICE_SWEEP_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -449,6 +455,26 @@ class OAuthLogins:
             row = await asyncio.to_thread(self._load_own, caller, session_id)
         return row
 
+    async def advance_device_logins(self) -> None:
+        """Poll every pending device login whose turn has come; end those past ``expires_in``."""
+        due = await asyncio.to_thread(self._due_device_logins)
+        results = await asyncio.gather(
+            *(self._poll_device(row) for row in due), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, Exception):  # its text may quote a response: name only
+                log.error("advancing a device login failed (%s)", type(result).__name__)
+
+    def _due_device_logins(self) -> list[AuthSession]:
+        now = datetime.now(UTC)
+        with transaction(self._sessions) as db:
+            query = select(AuthSession).where(
+                AuthSession.flow == DEVICE_CODE,
+                AuthSession.status == "pending",
+                (AuthSession.next_poll_at <= now) | (AuthSession.expires_at <= now),
+            )
+            return list(db.scalars(query))
+
     async def _poll_device(self, row: AuthSession) -> None:
         taken = await asyncio.to_thread(self._take_poll_turn, row)
         if not taken:
@@ -641,6 +667,23 @@ class OAuthLogins:
             detail={"flow": row.flow, "ended": status, "error": error.code},
         )
         log.info("an OAuth login for %s ended: %s", row.provider, status)
+
+
+async def poll_device_logins(
+    make_logins: Callable[[], OAuthLogins], *, every: float = DEVICE_SWEEP_SECONDS
+) -> None:
+    """The daemon's background task: advance device logins until cancelled.
+
+    Without it a device login would only move while a client asks for its
+    status. ``make_logins`` is called for every sweep, so a replaced
+    provider catalogue is used.
+    """
+    while True:
+        try:
+            await make_logins().advance_device_logins()
+        except Exception as exc:
+            log.error("looking for device logins to poll failed (%s)", type(exc).__name__)
+        await asyncio.sleep(every)
 
 
 def _expired_message(row: AuthSession) -> str:
