@@ -6,8 +6,10 @@ memory, to fingerprint it and to import it on request; its ``repr`` never
 shows it.
 
 Understood line forms: ``NAME=value``, ``export NAME=value``, values in
-single quotes (literal), double quotes (``\\n``, ``\\"``, ``\\\\`` escapes) or
-bare (an inline `` #`` starts a comment).
+single quotes (literal), double quotes (``\\n``, ``\\"``, ``\\\\``, ``\\$`` and
+backtick escapes) or bare (an inline `` #`` starts a comment). A quoted
+value may span lines, as ``authsome export --format dotenv`` writes a value
+with a newline.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ SKIPPED_DIRS = frozenset(
 )
 MAX_FILE_BYTES = 1024 * 1024
 PLACEHOLDER = "authsome-managed"
-_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "$": "$"}
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=[ \t]*(.*)$")
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "$": "$", "`": "`"}
 
 
 @dataclass(frozen=True)
@@ -93,15 +95,24 @@ def parse_value(raw: str) -> str | None:
 
 def parse_assignments(text: str) -> Iterator[tuple[int, str, str]]:
     """(line number, name, value) for each assignment in a dotenv or shell file."""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.lstrip().startswith("#"):
-            continue
-        match = _LINE.match(line)
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines):
+        start, line = index, lines[index]
+        index += 1
+        match = None if line.lstrip().startswith("#") else _LINE.match(line)
         if match is None:
             continue
-        value = parse_value(match.group(2))
-        if value is not None:
-            yield number, match.group(1), value
+        raw = match.group(2)
+        value = parse_value(raw)
+        while value is None and raw[:1] in ("'", '"') and index < len(lines):
+            raw += "\n" + lines[index]  # a quoted value going on over the next lines
+            index += 1
+            value = parse_value(raw)
+        if value is None:
+            index = start + 1  # never closed: only this line is unreadable
+            continue
+        yield start + 1, match.group(1), value
 
 
 def _looks_like_key(rule: Rule, value: str) -> bool:

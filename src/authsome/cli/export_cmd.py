@@ -29,15 +29,36 @@ def format_env(variables: dict[str, str]) -> str:
     return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in variables.items())
 
 
+def _literal_in_single_quotes(value: str) -> bool:
+    """Whether every reader takes ``'value'`` as it is.
+
+    Shells, docker compose and node's dotenv do for any value without a
+    single quote. python-dotenv also decodes ``\\\\`` and ``\\'`` between single
+    quotes, so a doubled or trailing backslash goes in double quotes instead.
+    """
+    return "'" not in value and "\\\\" not in value and not value.endswith("\\")
+
+
 def _dotenv_value(value: str) -> str:
-    if "'" not in value and "\n" not in value and "\r" not in value:
-        return f"'{value}'"  # single quotes: literal in dotenv readers and shells
+    if _literal_in_single_quotes(value):
+        return f"'{value}'"  # nothing expands between single quotes; newlines stay inside
+    # Double quotes with the four escapes a POSIX shell reads there, so sourcing
+    # the file never runs or expands anything (`$(…)`, backticks, ``${…}``).
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
+    return '"' + escaped.replace("$", "\\$").replace("`", "\\`") + '"'
 
 
 def format_dotenv(variables: dict[str, str]) -> str:
-    """``NAME='value'`` lines; double quotes with backslash escapes when needed."""
+    """``NAME='value'`` lines that ``set -a; . FILE`` in a shell reads back exactly.
+
+    Dotenv readers read them back exactly too, with one exception: python-dotenv
+    knows no escape for ``$`` or the backtick, so a double-quoted value (one
+    with a single quote, or a doubled or trailing backslash) that also holds
+    ``$`` or a backtick keeps the backslash before them there. A value with a
+    newline spans lines inside its quotes, as multi-line dotenv values do.
+    (python-dotenv also expands ``${NAME}`` in any value unless told
+    ``interpolate=False``; no quoting prevents that.)
+    """
     return "".join(f"{name}={_dotenv_value(value)}\n" for name, value in variables.items())
 
 
