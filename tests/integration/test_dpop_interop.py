@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,10 +18,21 @@ from tests.support.daemon import Daemon
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "node" / "dpop_requests.mjs"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None or not (ROOT / "node_modules" / "dpop").is_dir(),
-    reason="needs node and `npm ci` (the README's test command installs both)",
-)
+MISSING = "needs node and `npm ci` (the README's test command installs both)"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
+@pytest.fixture(autouse=True)
+def _node_and_dpop() -> None:
+    """Skip without node or the npm package, except in CI, where that is a failure."""
+    if shutil.which("node") is not None and (ROOT / "node_modules" / "dpop").is_dir():
+        return
+    if _in_ci():
+        pytest.fail(f"CI is set but this test {MISSING}")
+    pytest.skip(MISSING)
 
 
 def test_dpop_library_key_registers_claims_and_calls_whoami(claimed: Daemon) -> None:
