@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -64,11 +65,17 @@ def follow(path: Path, offset: int, *, interval: float = 0.2) -> None:
 
 
 @click.command("logs")
-@click.option("-f", "--follow", "keep_following", is_flag=True, help="Keep printing new lines.")
+@click.option(
+    "-f", "--follow", "keep_following", is_flag=True, help="Keep printing new lines (Ctrl-C stops)."
+)
 @click.option("-n", "--lines", default=50, show_default=True, help="How many last lines to show.")
 @json_option
 def logs(keep_following: bool, lines: int, as_json: bool) -> None:
-    """Show this home's daemon log (JSON lines with --json). Ctrl-C stops -f."""
+    """Show this home's daemon log (JSON lines with --json).
+
+    With -f it keeps printing new lines until Ctrl-C, which is the normal way
+    to stop it: exit 0, nothing on stderr.
+    """
     from authsome.errors import DaemonUnavailable
 
     path = HomeLayout.from_env().daemon_log
@@ -77,8 +84,16 @@ def logs(keep_following: bool, lines: int, as_json: bool) -> None:
             f"no daemon log at {path}: this home's daemon has not run in the background",
             hint="authsome daemon start",
         )
+    if not keep_following:
+        _show_last(path, lines)
+        return
+    with contextlib.suppress(KeyboardInterrupt):
+        follow(path, _show_last(path, lines))
+
+
+def _show_last(path: Path, lines: int) -> int:
+    """Print the last ``lines`` lines; return the offset to follow from."""
     shown, end = last_lines(path, max(lines, 0))
     for line in shown:
         _emit(line)
-    if keep_following:
-        follow(path, end)
+    return end

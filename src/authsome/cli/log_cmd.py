@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Iterator
@@ -34,7 +35,9 @@ _WIDTHS = (21, 24, 12, 26, 24)
 @click.option(
     "--outcome", type=click.Choice(["success", "failure", "denied"]), help="Only this outcome."
 )
-@click.option("-f", "--follow", is_flag=True, help="Keep printing new events (Ctrl-C stops).")
+@click.option(
+    "-f", "--follow", is_flag=True, help="Keep printing new events; Ctrl-C stops (exit 0)."
+)
 @click.option(
     "--verify",
     is_flag=True,
@@ -82,7 +85,11 @@ def log(
             # which turns Exit into a return value.
             sys.exit(1)
         return
-    with open_client() as client:
+    # Ctrl-C is how a follow ends, not a failure: exit 0 with nothing on stderr.
+    stop: contextlib.AbstractContextManager[None] = (
+        contextlib.suppress(KeyboardInterrupt) if follow else contextlib.nullcontext()
+    )
+    with open_client() as client, stop:
         if count is None and since is not None:
             events: Iterator[dict[str, Any]] = _oldest_first(client, 0, filters)
         else:
@@ -146,15 +153,10 @@ def _print_events(events: Iterator[dict[str, Any]], *, as_json: bool, follow: bo
 def _follow(client: Any, last_id: int, filters: dict[str, str | None], *, as_json: bool) -> None:
     if not as_json:
         say(f"-- following new events (Ctrl-C stops) after #{last_id}")
-    try:
-        while True:
-            time.sleep(FOLLOW_INTERVAL)
-            found = _print_events(
-                _oldest_first(client, last_id, filters), as_json=as_json, follow=True
-            )
-            last_id = max(last_id, found)
-    except KeyboardInterrupt:
-        return
+    while True:
+        time.sleep(FOLLOW_INTERVAL)
+        found = _print_events(_oldest_first(client, last_id, filters), as_json=as_json, follow=True)
+        last_id = max(last_id, found)
 
 
 def _printable(text: str) -> str:
