@@ -5,6 +5,9 @@ straight into ``store_api_key`` and is never shown again. An OAuth log-in
 starts here too: the daemon opens a login session for the signed-in
 principal (no agent identity) and the page links to the provider's
 authorization URL; its callback stores the connection like a CLI login's.
+The daemon picks the flow as for ``authsome login``: for a device-code
+provider the page shows the code to enter and reloads itself, each load
+letting the daemon poll the provider, until the connection is stored.
 OAuth connections can be refreshed now, and revoked at the provider
 (RFC 7009) before they are removed.
 """
@@ -30,7 +33,7 @@ from authsome.daemon.services.connections import (
     store_api_key,
 )
 from authsome.daemon.services.dashboard import page_connections, vault_of
-from authsome.daemon.services.oauth_endpoints import PKCE
+from authsome.daemon.services.oauth_endpoints import DEVICE_CODE
 from authsome.daemon.services.oauth_refresh import Gone, Unusable
 from authsome.daemon.services.oauth_revoke import Revocation, revocation_for, revoke
 from authsome.daemon.services.web_sessions import SignedIn
@@ -38,8 +41,9 @@ from authsome.daemon.web.paging import PagingDep
 from authsome.daemon.web.render import render
 from authsome.daemon.web.security import FormDep, SignedInDep, WebError, WebRoute, not_found
 from authsome.errors import AuthsomeError, CredentialUnavailable, InvalidInput
+from authsome.providers.schema import ProviderDefinition
 from authsome.store.db import transaction
-from authsome.store.models import Connection, Principal, Vault
+from authsome.store.models import AuthSession, Connection, Principal, Vault
 
 router = APIRouter(prefix="/ui/connections", route_class=WebRoute, include_in_schema=False)
 
@@ -143,8 +147,24 @@ async def start_oauth_login(
             assert principal is not None
             return state.vault_keys.ensure_vault(db, principal).id
 
-    caller = Caller(
-        # Login sessions belong to whoever started them: here, this browser session.
+    caller = _web_caller(signed_in, await asyncio.to_thread(vault_id))
+    base = daemon_url(request, state)
+    started = await logins(state).start(
+        caller,
+        # No flow named: the daemon picks the provider's, as for `authsome login`.
+        LoginRequest(provider=provider.name, connection=name, force=form.flag("replace")),
+        redirect_uri=base + CALLBACK_PATH,
+        daemon_url=base,
+    )
+    row = started.session
+    if row.flow == DEVICE_CODE and row.status == "pending":
+        return RedirectResponse(_status_path(row.id), 303)  # the code shows there
+    return _login_page(request, provider, row, started.authorization_url or started.client_form_url)
+
+
+def _web_caller(signed_in: SignedIn, vault_id: str | None) -> Caller:
+    """Login sessions belong to whoever started them: here, this browser session."""
+    return Caller(
         identity_id=f"web:{signed_in.session_id}"[:64],
         handle="",
         jkt="",
@@ -152,24 +172,49 @@ async def start_oauth_login(
         principal_id=signed_in.principal_id,
         role=signed_in.role,
         email=signed_in.email,
-        vault_id=await asyncio.to_thread(vault_id),
+        vault_id=vault_id,
     )
-    base = daemon_url(request, state)
-    started = await logins(state).start(
-        caller,
-        LoginRequest(
-            provider=provider.name, connection=name, flow=PKCE, force=form.flag("replace")
-        ),
-        redirect_uri=base + CALLBACK_PATH,
-        daemon_url=base,
-    )
+
+
+def _status_path(session_id: str) -> str:
+    # Three segments: no connection page (/ui/connections/<provider>/<name>) looks like it.
+    return f"/ui/connections/login/{session_id}/status"
+
+
+@router.get("/login/{session_id}/status")
+async def oauth_login_status(
+    session_id: str, request: Request, signed_in: SignedInDep, state: StateDep
+) -> Response:
+    """A login started on this page: the device code to enter while it is pending (the
+    page reloads itself, and each load lets the daemon poll the provider when due), then
+    the stored connection, or why it failed."""
+    row = await logins(state).status(_web_caller(signed_in, None), session_id[:64])
+    if row.status == "complete":
+        return RedirectResponse(
+            f"/ui/connections/{row.provider}/{row.connection}?done=logged_in", 303
+        )
+    definition = state.catalogue.find(row.provider)
+    if definition is None:
+        raise not_found()
+    return _login_page(request, definition, row, None)
+
+
+def _login_page(
+    request: Request, definition: ProviderDefinition, row: AuthSession, target: str | None
+) -> Response:
+    """Where a login stands; ``target`` is the one-time link only its start may show."""
+    waiting = row.status in ("pending", "needs_client", "exchanging")
     return render(
         request,
         "connection_login.html",
-        definition=provider,
-        connection=name,
-        target=started.authorization_url or started.client_form_url,
-        needs_client=started.authorization_url is None,
+        definition=definition,
+        login=row,
+        connection=row.connection,
+        target=target,
+        waiting=waiting,
+        reload_seconds=min(max(row.interval or 5, 2), 10) if waiting and not target else None,
+        needs_client=row.status == "needs_client",
+        status_path=_status_path(row.id),
     )
 
 

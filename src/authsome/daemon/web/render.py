@@ -29,6 +29,7 @@ NOTICES = {
         "revoke the grant in the service's own settings."
     ),
     "refreshed": "Token refreshed.",
+    "logged_in": "Logged in: the connection is stored encrypted in your vault.",
     "client_saved": "OAuth client saved for this deployment.",
     "provider_revoked": "Every token of this provider was revoked and its connections removed.",
     "stored": "Connection stored.",
