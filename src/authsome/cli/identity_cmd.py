@@ -22,6 +22,7 @@ def init(email: str | None, password_stdin: bool, no_wait: bool, as_json: bool) 
     Without --email it prints a claim link and waits until the link is
     accepted or rejected in the dashboard (Ctrl-C stops waiting).
     """
+    from authsome.cli.output import spinner
     from authsome.client.api import DaemonClient
     from authsome.client.connect import ensure_daemon
     from authsome.client.settings import ClientConfig, daemon_target
@@ -39,7 +40,7 @@ def init(email: str | None, password_stdin: bool, no_wait: bool, as_json: bool) 
         if email
         else None
     )
-    target = ensure_daemon(layout, daemon_target(layout, handle))
+    target = ensure_daemon(layout, daemon_target(layout, handle), on_wait=spinner)
     with DaemonClient(target.url, key) as client:
         registered = client.register_identity()
         handle = str(registered["handle"])

@@ -1,0 +1,30 @@
+"""`authsome init` that has to start the daemon shows the spinner, like other commands."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from tests.conftest import EMAIL, PASSWORD
+from tests.support.daemon import base_env, run_cli
+from tests.support.tty import run_on_tty
+
+
+def test_init_shows_a_spinner_while_it_starts_the_daemon(tmp_path: Path) -> None:
+    env = base_env(tmp_path / "home")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env["AUTHSOME_BASE_URL"] = f"http://127.0.0.1:{port}"
+    try:
+        shown = run_on_tty(
+            ["init", "--email", EMAIL, "--password-stdin"],
+            env,
+            stdin_tty=False,
+            input=PASSWORD + "\n",
+        )
+        assert shown.code == 0, shown.tty
+        assert f"waiting for the daemon to start at port {port} (Ctrl-C to cancel)" in shown.tty
+        assert "claimed by admin@example.com" in shown.tty
+    finally:
+        run_cli(["daemon", "stop"], env)
