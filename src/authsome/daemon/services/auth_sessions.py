@@ -72,6 +72,7 @@ from authsome.errors import (
 )
 from authsome.flows.dcr import register_client
 from authsome.flows.device_code import (
+    DEFAULT_INTERVAL,
     DevicePending,
     next_interval,
     poll_device_token,
@@ -490,8 +491,7 @@ class OAuthLogins:
             await asyncio.to_thread(self._fail, row.id, exc)
             return
         if isinstance(outcome, DevicePending):
-            if outcome.slow_down:
-                await asyncio.to_thread(self._slow_down, row.id)
+            await asyncio.to_thread(self._schedule_next_poll, row.id, outcome)
             return
         try:
             await asyncio.to_thread(self._complete, row.id, outcome)
@@ -520,15 +520,21 @@ class OAuthLogins:
                     AuthSession.status == "pending",
                     AuthSession.next_poll_at == due,
                 )
-                .values(next_poll_at=now + timedelta(seconds=current.interval or 5))
+                .values(next_poll_at=now + timedelta(seconds=current.interval or DEFAULT_INTERVAL))
             )
             return getattr(taken, "rowcount", 0) == 1
 
-    def _slow_down(self, session_id: str) -> None:
+    def _schedule_next_poll(self, session_id: str, pending: DevicePending) -> None:
+        """The next turn counts from this answer (plus 5 s after ``slow_down``).
+
+        Counting from the claim alone would let a slow poll (a cold client,
+        a busy database) reach the server less than ``interval`` after the
+        one before it.
+        """
         with transaction(self._sessions) as db:
             row = db.get(AuthSession, session_id)
-            if row is not None:
-                row.interval = next_interval(row.interval or 5, DevicePending(slow_down=True))
+            if row is not None and row.status == "pending":
+                row.interval = next_interval(row.interval or DEFAULT_INTERVAL, pending)
                 row.next_poll_at = datetime.now(UTC) + timedelta(seconds=row.interval)
 
     # --- cancel ---------------------------------------------------------------------------
