@@ -82,13 +82,17 @@ def new_connection(
     signed_in: SignedInDep,
     state: StateDep,
     provider: Annotated[str, Query(max_length=64)] = "",
+    connection: Annotated[str, Query(max_length=64)] = "default",
+    replace: Annotated[bool, Query()] = False,
 ) -> Response:
+    """The API-key form; "Log in again" on a connection prefills its name and replace."""
     return render(
         request,
         "connection_new.html",
         providers=_api_key_providers(state),
         chosen=provider,
-        name="default",
+        name=connection or "default",
+        replace=replace,
         error=None,
     )
 
@@ -122,6 +126,7 @@ def store_connection(
             providers=_api_key_providers(state),
             chosen=provider_name,
             name=name,
+            replace=form.flag("replace"),
             error=exc.message,
         )
     state.resolver.invalidate(vault.id, provider.name)
