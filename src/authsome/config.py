@@ -42,6 +42,8 @@ class ServerSettings(BaseSettings):
     proxy_port: int = Field(DEFAULT_PROXY_PORT, ge=0, le=65535)
     public_url: str | None = None
     database_url: str | None = None
+    #: How long ``daemon serve`` waits for a database server that is not up yet.
+    database_wait_seconds: float = Field(60.0, ge=0)
     proxy_resolve: Annotated[dict[str, tuple[str, int]], NoDecode] = Field(default_factory=dict)
     upstream_ca: Path | None = None
     max_body_bytes: int = 1024 * 1024

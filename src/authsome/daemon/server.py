@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Generator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from authsome.daemon.connection_guard import guarded_protocol
 from authsome.daemon.routes.oauth import logins
 from authsome.daemon.services.auth_sessions import poll_device_logins
 from authsome.daemon.services.proxy_backend import DaemonProxyBackend
+from authsome.daemon.starting import StartingGate
 from authsome.daemon.state import DaemonState, open_state
 from authsome.errors import PortInUse
 from authsome.home import write_private_file
@@ -148,23 +150,20 @@ GIL_SWITCH_INTERVAL = 0.0005
 
 
 def serve(settings: ServerSettings) -> None:
-    """Open everything, bind, serve until SIGINT/SIGTERM."""
+    """Bind, open everything, serve until SIGINT/SIGTERM."""
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-    state = open_state(settings)
     api_sock = bind_listener(settings.host, settings.port, what="API")
     try:
         proxy_sock = bind_listener(proxy_bind_host(settings), settings.proxy_port, what="proxy")
     except BaseException:
         api_sock.close()
         raise
-    state.proxy_host = proxy_bind_host(settings)
-    state.proxy_port = proxy_sock.getsockname()[1]
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
-        asyncio.run(_serve_async(state, api_sock, proxy_sock))
+        asyncio.run(_serve_async(settings, api_sock, proxy_sock))
     else:
-        uvloop.run(_serve_async(state, api_sock, proxy_sock))
+        uvloop.run(_serve_async(settings, api_sock, proxy_sock))
 
 
 def _record_lifecycle(state: DaemonState, event: str, api_port: int) -> None:
@@ -182,28 +181,55 @@ def _record_lifecycle(state: DaemonState, event: str, api_port: int) -> None:
         )
 
 
+async def _open_while_serving(
+    settings: ServerSettings, server: _Server, serving: asyncio.Task[None]
+) -> DaemonState | None:
+    """``open_state`` in a worker thread while the gate answers; None if stopped meanwhile."""
+    stopping = threading.Event()
+    opening = asyncio.ensure_future(asyncio.to_thread(open_state, settings, stopping=stopping))
+    await asyncio.wait({opening, serving}, return_when=asyncio.FIRST_COMPLETED)
+    if not opening.done():  # SIGINT/SIGTERM while the store was being opened
+        stopping.set()
+        with contextlib.suppress(Exception):
+            state = await opening
+            state.engine.dispose()
+        return None
+    if opening.exception() is not None:
+        server.should_exit = True
+        await serving
+    return opening.result()
+
+
 async def _serve_async(
-    state: DaemonState, api_sock: socket.socket, proxy_sock: socket.socket
+    settings: ServerSettings, api_sock: socket.socket, proxy_sock: socket.socket
 ) -> None:
-    app = create_app(state)
+    gate = StartingGate()
     config = uvicorn.Config(
-        app,
+        gate,
         log_config=None,
         access_log=False,  # request lines can carry claim tokens in their paths
         lifespan="off",
         server_header=False,
         timeout_graceful_shutdown=5,
-        timeout_keep_alive=int(max(1, state.settings.keep_alive_timeout)),
+        timeout_keep_alive=int(max(1, settings.keep_alive_timeout)),
         http=guarded_protocol(
-            header_timeout=state.settings.header_timeout,
-            body_timeout=state.settings.body_timeout,
-            max_per_client=state.settings.max_connections_per_client,
+            header_timeout=settings.header_timeout,
+            body_timeout=settings.body_timeout,
+            max_per_client=settings.max_connections_per_client,
         ),
     )
     server = _Server(config)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, server.request_exit)
+    serving = loop.create_task(server.serve(sockets=[api_sock]))
+    state = await _open_while_serving(settings, server, serving)
+    if state is None:
+        await serving
+        return
+    state.proxy_host = proxy_bind_host(settings)
+    state.proxy_port = proxy_sock.getsockname()[1]
+    app = create_app(state)
     backend = DaemonProxyBackend(
         runs=state.runs,
         catalogue=state.current_catalogue,
@@ -232,8 +258,9 @@ async def _serve_async(
         api_sock.getsockname()[1],
         state.proxy_port,
     )
+    gate.app = app
     try:
-        await server.serve(sockets=[api_sock])
+        await serving
     finally:
         await proxy.close()
         for task in (device_logins, retention):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from authsome.audit.writer import AuditBatcher
@@ -24,8 +26,10 @@ from authsome.flows.http import OutboundHttp
 from authsome.providers.catalogue import ProviderCatalogue
 from authsome.providers.schema import load_provider_json
 from authsome.proxy.ca import CertificateAuthority
-from authsome.store.db import create_store_engine, make_session_factory, migrate
+from authsome.store.db import create_store_engine, make_session_factory, migrate, wait_for_store
 from authsome.store.models import CustomProvider, Deployment
+
+log = logging.getLogger("authsome.daemon")
 
 
 @dataclass
@@ -73,12 +77,19 @@ class DaemonState:
         return self.catalogue
 
 
-def open_state(settings: ServerSettings) -> DaemonState:
-    """Open the store, the master key and the CA; refuse on any inconsistency."""
+def open_state(settings: ServerSettings, *, stopping: threading.Event | None = None) -> DaemonState:
+    """Open the store, the master key and the CA; refuse on any inconsistency.
+
+    ``stopping`` ends a wait for the database server early (the daemon is told to stop).
+    """
     layout = settings.layout
     check_home(layout)  # before anything is opened or created
     layout.ensure_private_dir(layout.server_dir)
     engine = create_store_engine(settings.sqlalchemy_url)
+    if engine.dialect.name != "sqlite":  # a server that may start after us (team mode)
+        wait_for_store(
+            engine, timeout=settings.database_wait_seconds, on_retry=_waiting, stop=stopping
+        )
     migrate(engine)
     sessions = make_session_factory(engine)
     deployment_id, master_key = _open_deployment(settings, sessions)
@@ -97,7 +108,22 @@ def open_state(settings: ServerSettings) -> DaemonState:
     return state
 
 
+def _waiting(delay: float, reason: str) -> None:
+    log.warning("waiting for the database (%s); trying again in %.2g s", reason, delay)
+
+
 def _open_deployment(
+    settings: ServerSettings, sessions: sessionmaker[Session]
+) -> tuple[str, MasterKey]:
+    try:
+        return _open_or_create_deployment(settings, sessions)
+    except IntegrityError:
+        # Another replica created the deployment at the same moment: open that one
+        # (and refuse, as any later replica would, if our key is not its key).
+        return _open_or_create_deployment(settings, sessions)
+
+
+def _open_or_create_deployment(
     settings: ServerSettings, sessions: sessionmaker[Session]
 ) -> tuple[str, MasterKey]:
     with sessions() as session, session.begin():

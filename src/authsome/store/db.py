@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -140,6 +142,45 @@ def script_heads() -> frozenset[str] | None:
     return frozenset(revisions - parents) or None
 
 
+#: The advisory lock key that serialises migrations on PostgreSQL ("authsome" in ASCII).
+_MIGRATE_LOCK = 0x61757468736F6D65
+
+
+def wait_for_store(
+    engine: Engine,
+    *,
+    timeout: float,
+    on_retry: Callable[[float, str], None],
+    stop: threading.Event | None = None,
+) -> None:
+    """Connect once, retrying with exponential back-off while the server is away.
+
+    For a database server (team mode) that starts after the daemon, or restarts
+    with it. ``on_retry(delay, reason)`` is told before each wait; after
+    ``timeout`` seconds the last error is raised as a ``StoreError``; so it is
+    at once when ``stop`` is set.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.25
+    while True:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return
+        except OperationalError as exc:
+            reason = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
+            if time.monotonic() + delay > deadline:
+                raise StoreError(
+                    f"the database at {engine.url.render_as_string(hide_password=True)} "
+                    f"did not answer within {timeout:g} s ({reason})",
+                    hint="start the database server, or check AUTHSOME_DATABASE_URL",
+                ) from exc
+            on_retry(delay, reason)
+            if (stop or threading.Event()).wait(delay):
+                raise StoreError("stopped while waiting for the database") from exc
+            delay = min(delay * 2, 5.0)
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (Alembic), or explain why not."""
     try:
@@ -157,6 +198,12 @@ def migrate(engine: Engine) -> None:
     config.set_main_option("script_location", str(script_location))
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together: one migrates, the others wait, then
+                # find nothing left to do (Alembic reads the version under the lock).
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATE_LOCK}
+                )
             config.attributes["connection"] = connection
             # "heads": features add their own revision on top of the initial schema;
             # every branch is applied (a merge revision may later join them).

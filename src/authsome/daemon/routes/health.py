@@ -10,7 +10,7 @@ from authsome import __version__
 from authsome.crypto.envelope import verify_key_check
 from authsome.daemon.deps import StateDep
 from authsome.daemon.schemas import HealthPublic, ReadyPublic
-from authsome.store.db import current_revision
+from authsome.store.db import current_revision, script_heads
 from authsome.store.models import Deployment
 
 router = APIRouter(tags=["health"])
@@ -32,8 +32,7 @@ def ready(state: StateDep) -> JSONResponse:
         with state.sessions() as session:
             session.execute(text("SELECT 1"))
             deployment = session.scalar(select(Deployment))
-        revision = current_revision(state.engine)
-        checks["store"] = f"ok (revision {revision})"
+        checks["store"] = _schema_state(current_revision(state.engine), state.engine.dialect.name)
         try:
             if deployment is None:
                 raise ValueError("no deployment record")
@@ -58,3 +57,18 @@ def ready(state: StateDep) -> JSONResponse:
         ready=is_ready, checks=checks, proxy_ca_not_after=not_after.isoformat()
     ).model_dump()
     return JSONResponse(body, status_code=200 if is_ready else 503)
+
+
+def _schema_state(revision: str | None, dialect: str) -> str:
+    """The store check: reachable, and migrated to exactly what this daemon's code expects.
+
+    A replica of another version that migrated the shared database further shows here.
+    """
+    expected = script_heads()
+    current = set(revision.split(",")) if revision else set()
+    if expected is not None and current != expected:
+        return (
+            f"failed: {dialect} schema at {revision or 'nothing'}, "
+            f"this daemon expects {','.join(sorted(expected))}"
+        )
+    return f"ok ({dialect}, revision {revision}, up to date)"
