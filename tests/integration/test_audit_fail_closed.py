@@ -85,24 +85,16 @@ def _check_fail_closed(gateway: Gateway, fetcher: Fetcher, home: Path, key: Iden
     assert fetcher.get(models)[0] == "200"
     before = _connections(gateway)
 
-    store.refuse_audit_writes(home)
-    # The first request after the fault may still be served (its event waits in
-    # the queue); the failed flush then closes the gate.
-    fetcher.get(models)
-    _wait_for(daemon.url, "failed")
-
+    _break_quietly(home)
+    # Nothing has tried to write since the fault, so nothing has noticed it yet.
+    assert _audit_check(daemon.url) == "ok"
+    # The very first request after it is refused: the proxy writes before it
+    # uses a credential once its last write is older than the flush interval.
     status, body = fetcher.get(models)
     assert status == "503" and "audit log cannot be written" in body, body
     assert OPENAI_KEY not in body
-    resolved = signed(
-        key,
-        "POST",
-        daemon.url + "/resolve",
-        body=json.dumps({"url": models}).encode(),
-    )
-    assert resolved.status_code == 503
-    assert resolved.json()["error"] == "audit_unavailable"
-    assert "headers" not in resolved.json()
+    assert _audit_check(daemon.url).startswith("failed")
+    _assert_resolve_refused(key, daemon.url, models)
     # A change whose event cannot be written rolls back: the connection stays.
     logout = daemon.cli("logout", "acme")
     assert logout.code == 5 and "audit log cannot be written" in logout.err, logout.err
@@ -134,6 +126,44 @@ def _check_fail_closed(gateway: Gateway, fetcher: Fetcher, home: Path, key: Iden
         home, "SELECT count(*) FROM audit_events WHERE event = 'logout' AND provider = 'acme'"
     )
     assert count == 1
+
+    # Again, with POST /resolve as the first credential asked for after the fault.
+    _break_quietly(home)
+    assert _audit_check(daemon.url) == "ok"
+    _assert_resolve_refused(key, daemon.url, models)
+    assert _audit_check(daemon.url).startswith("failed")
+    store.allow_audit_writes(home)
+    _wait_for(daemon.url, "ok")
+
+
+def _break_quietly(home: Path) -> None:
+    """Plant the fault once every queued event is written, then let the last
+    successful write age past the window in which it vouches for the store
+    (the flush interval, 250 ms)."""
+    _wait_until_written(home)
+    store.refuse_audit_writes(home)
+    time.sleep(0.6)
+
+
+def _wait_until_written(home: Path) -> None:
+    """Until the count of events stops changing for longer than a flush interval."""
+    count, stable_since = -1, time.monotonic()
+    deadline = stable_since + 10
+    while time.monotonic() < deadline:
+        now_count = store.scalar(home, "SELECT count(*) FROM audit_events")
+        if now_count != count:
+            count, stable_since = now_count, time.monotonic()
+        elif time.monotonic() - stable_since > 0.6:
+            return
+        time.sleep(0.1)
+    raise AssertionError("audit events kept arriving")
+
+
+def _assert_resolve_refused(key: IdentityKey, url: str, target: str) -> None:
+    resolved = signed(key, "POST", url + "/resolve", body=json.dumps({"url": target}).encode())
+    assert resolved.status_code == 503, resolved.text
+    assert resolved.json()["error"] == "audit_unavailable"
+    assert "headers" not in resolved.json()
 
 
 def _connections(gateway: Gateway) -> list[tuple[str, str]]:

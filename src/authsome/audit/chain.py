@@ -46,6 +46,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     column,
+    delete,
     insert,
     select,
     table,
@@ -238,6 +239,40 @@ def append_events(session: Session, items: Sequence[Mapping[str, Any]]) -> None:
         raise AuditUnavailable(
             f"the audit log cannot be written ({type(exc).__name__}), so nothing was changed",
             hint="authsome daemon logs",
+        ) from exc
+
+
+#: The name of the row ``probe_append`` writes and deletes again (never committed as an event).
+PROBE_EVENT = "audit_probe"
+
+
+def probe_append(session: Session) -> None:
+    """Insert a row at the chain's tail and delete it again, in ``session``'s transaction.
+
+    Once committed, it shows that an event could be appended just now: the
+    insert meets the same triggers, permissions, locks and read-only or full
+    store as a real one, and the commit writes to disk. Nothing is left
+    behind, so the chain and its ids are as they were. Failures raise
+    ``AuditUnavailable``, as ``append_events`` does.
+    """
+    try:
+        lock_chain(session)
+        tail_id, prev = chain_tail(session)
+        session.execute(
+            insert(AuditEvent).values(
+                id=tail_id + 1,
+                ts=datetime.now(UTC),
+                event=PROBE_EVENT,
+                outcome="success",
+                detail={},
+                prev_hash=prev,
+                hash=prev,
+            )
+        )
+        session.execute(delete(AuditEvent).where(AuditEvent.id > tail_id))
+    except SQLAlchemyError as exc:
+        raise AuditUnavailable(
+            f"the audit log cannot be written ({type(exc).__name__})", hint="authsome daemon logs"
         ) from exc
 
 

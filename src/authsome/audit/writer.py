@@ -7,10 +7,13 @@ the hot path; what it cannot keep it counts and writes as an
 ``audit_dropped`` event, so loss is never silent. Both go through
 ``chain.append_events``, which links every event into the hash chain.
 
-Fail closed: ``AuditBatcher.healthy`` is false after a failed write (and
-while the queue is full); the proxy and ``/resolve`` withhold credentials
-until a later flush succeeds. Events written with ``record_event`` need no
-such flag: when they cannot be written, the action's own transaction fails.
+Fail closed: the proxy and ``/resolve`` release a credential only when the
+batcher can vouch that events are being written: a write succeeded within
+the last flush interval, or one succeeds now (``AuditBatcher.confirm``).
+After a failed write (or while the queue is full) every credential is
+withheld until a later write succeeds. Events written with ``record_event``
+need no such gate: when they cannot be written, the action's own
+transaction fails.
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from authsome.audit.chain import append_events
+from authsome.audit.chain import append_events, probe_append
 
 log = logging.getLogger("authsome.audit")
 
@@ -82,6 +87,16 @@ class AuditBatcher:
     as ``batch_size`` are queued; each flush writes everything queued then.
 
     ``add`` may be called from the event loop or from worker threads.
+
+    Before a credential is used, ``confirmed`` (cheap) or else ``confirm`` /
+    ``confirm_blocking`` (one write, then cheap again) must say that events
+    can be written: a write committed less than ``confirm_window`` seconds
+    ago (by default the flush interval, which a steady flow of events renews
+    for free) and none has failed since. After an idle spell the first
+    credential waits for one write: the queue's events, or a probe that
+    leaves nothing behind (``chain.probe_append``) when the queue is empty.
+    So a store that broke while nothing was written refuses the very next
+    credential, and one that breaks mid-flow within ``confirm_window``.
     """
 
     def __init__(
@@ -91,16 +106,21 @@ class AuditBatcher:
         interval: float = DEFAULT_INTERVAL,
         batch_size: int = DEFAULT_BATCH_SIZE,
         capacity: int = 100_000,
+        confirm_window: float | None = None,
     ) -> None:
         self._sessions = sessions
         self._interval = interval
         self._batch_size = batch_size
         self._capacity = capacity
+        self._confirm_window = interval if confirm_window is None else confirm_window
         self._pending: deque[dict[str, Any]] = deque()
         self._dropped = 0
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._last_flush_ok = True
+        #: ``time.monotonic()`` until which the last successful write vouches for the store.
+        self._confirmed_until = 0.0
+        self._confirming: asyncio.Future[bool] | None = None
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -109,6 +129,15 @@ class AuditBatcher:
     def healthy(self) -> bool:
         """False when events cannot be written now: credentials must be withheld."""
         return self._last_flush_ok and len(self._pending) < self._capacity
+
+    @property
+    def confirmed(self) -> bool:
+        """Healthy, and a write succeeded within the confirm window (no I/O)."""
+        return (
+            self._last_flush_ok
+            and time.monotonic() < self._confirmed_until
+            and len(self._pending) < self._capacity
+        )
 
     @property
     def pending(self) -> int:
@@ -136,6 +165,33 @@ class AuditBatcher:
         if full and self._loop is not None:
             self._loop.call_soon_threadsafe(self._wakeup.set)
 
+    def confirm_blocking(self) -> bool:
+        """Whether events can be written, writing once if ``confirmed`` cannot say
+        (any thread; callers arriving during that write share its answer)."""
+        if self.confirmed:
+            return True
+        with self._flush_lock:
+            if not self.confirmed:
+                try:
+                    self._write_queued(probe=True)
+                except Exception as exc:
+                    self._report_failure(exc)
+        return self.confirmed
+
+    async def confirm(self) -> bool:
+        """``confirm_blocking`` for the event loop: one write in a worker thread,
+        shared by every request that waits meanwhile."""
+        if self.confirmed:
+            return True
+        if self._confirming is None:
+            future = asyncio.ensure_future(asyncio.to_thread(self.confirm_blocking))
+            future.add_done_callback(self._confirm_done)
+            self._confirming = future
+        return await asyncio.shield(self._confirming)
+
+    def _confirm_done(self, _future: asyncio.Future[bool]) -> None:
+        self._confirming = None
+
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._task = self._loop.create_task(self._run())
@@ -161,22 +217,33 @@ class AuditBatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._interval)
             self._wakeup.clear()
-            if self._pending or self._dropped:
+            # While writes fail, probe even with nothing queued: the first
+            # success reopens the gate, as ``/ready`` then shows.
+            if self._pending or self._dropped or not self._last_flush_ok:
                 try:
-                    await asyncio.to_thread(self.flush)
+                    await asyncio.to_thread(self.flush, probe=True)
                 except Exception as exc:
-                    log.error(
-                        "writing audit events failed (%s); %d stay queued and credentials "
-                        "are withheld until a write succeeds",
-                        type(exc).__name__,
-                        len(self._pending),
-                    )
+                    self._report_failure(exc)
 
-    def flush(self) -> None:
-        """Write everything queued now, one transaction per chunk (any thread)."""
+    def _report_failure(self, exc: Exception) -> None:
+        log.error(
+            "writing audit events failed (%s); %d stay queued and credentials "
+            "are withheld until a write succeeds",
+            type(exc).__name__,
+            len(self._pending),
+        )
+
+    def flush(self, *, probe: bool = False) -> None:
+        """Write everything queued now, one transaction per chunk (any thread);
+        with ``probe``, an empty queue is checked with a probe write instead."""
         with self._flush_lock:
-            while self._pending or self._dropped:
-                self._flush_chunk()
+            self._write_queued(probe=probe)
+
+    def _write_queued(self, *, probe: bool) -> None:
+        if probe and not (self._pending or self._dropped):
+            self._write(probe_append)
+        while self._pending or self._dropped:
+            self._flush_chunk()
 
     def _flush_chunk(self) -> None:
         with self._lock:
@@ -190,12 +257,21 @@ class AuditBatcher:
                 )
             )
         try:
-            with self._sessions() as session, session.begin():
-                append_events(session, batch)
+            self._write(lambda session: append_events(session, batch))
         except Exception:
-            self._last_flush_ok = False
             with self._lock:
                 self._pending.extendleft(reversed(events))
                 self._dropped += dropped
             raise
+
+    def _write(self, work: Callable[[Session], None]) -> None:
+        """One transaction; its outcome opens or closes the gate at once."""
+        try:
+            with self._sessions() as session, session.begin():
+                work(session)
+        except Exception:
+            self._last_flush_ok = False
+            self._confirmed_until = 0.0
+            raise
         self._last_flush_ok = True
+        self._confirmed_until = time.monotonic() + self._confirm_window

@@ -48,7 +48,7 @@ def resolve(body: ResolveRequest, caller: CallerDep, state: StateDep) -> Resolve
         raise OperationNotAllowed(
             f"{name} credentials cannot be added to a request: {definition.injection_reason}"
         )
-    if not state.audit.healthy:
+    if not state.audit.confirm_blocking():
         # Fail closed: no credential is served while its use cannot be audited.
         _audit(state, caller, name, body.connection, host, path, "denied", "audit unavailable")
         raise AuditUnavailable(UNAVAILABLE_MESSAGE)

@@ -58,8 +58,9 @@ class DaemonProxyBackend:
         if not names:
             return None
         name = names[0]
-        if not self._audit.healthy:
-            # Fail closed: no credential is used while its use cannot be audited.
+        if not (self._audit.confirmed or await self._audit.confirm()):
+            # Fail closed: no credential is used while its use cannot be audited
+            # (after an idle spell ``confirm`` writes once to find out).
             return Injection(
                 provider=name, deny_status=503, deny_message=f"authsome: {UNAVAILABLE_MESSAGE}\n"
             )
