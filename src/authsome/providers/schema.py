@@ -210,6 +210,8 @@ def _as_list(value: Any) -> Any:
 
 
 OAuthUrl = Annotated[str, AfterValidator(lambda v: _check_url(v, template=True))]
+#: RFC 8414 §2: an issuer has no query and no fragment.
+OAuthIssuer = Annotated[str, AfterValidator(lambda v: _check_url(v, template=True, query=False))]
 ApiUrlEntry = Annotated[str, AfterValidator(_check_api_url_entry)]
 
 
@@ -335,7 +337,10 @@ class OAuthConfig(BaseModel):
     not for endpoints that revoke whichever token authenticates the call.
     The access token is sent as ``<header_prefix> <token>`` in
     ``header_name`` (``Authorization: Bearer`` unless the service documents
-    otherwise).
+    otherwise). ``issuer`` (optional, not in upstream files) is the server's
+    issuer identifier (RFC 8414): with it, the ``iss`` of an authorization
+    response (RFC 9207) must equal it exactly; without it only the origin of
+    ``iss`` can be compared with the authorization endpoint's.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -345,6 +350,7 @@ class OAuthConfig(BaseModel):
     revocation_url: OAuthUrl | None = None
     device_authorization_url: OAuthUrl | None = None
     registration_url: OAuthUrl | None = None
+    issuer: OAuthIssuer | None = None
     scopes: tuple[str, ...] = ()
     base_url: str | None = None
     header_name: Annotated[str, AfterValidator(_check_header_name)] = "Authorization"

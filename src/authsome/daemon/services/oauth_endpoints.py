@@ -8,7 +8,8 @@ first as a protected resource (RFC 9728, MCP servers), whose metadata names
 the authorization server and the ``resource`` to send (RFC 8707); else as
 an issuer (RFC 8414 / OpenID), and last through its origin (MCP servers
 without RFC 9728 metadata). URLs the provider names win over discovered
-ones.
+ones. A configured ``oauth.issuer`` is what RFC 9207's ``iss`` is compared
+with; for a discovered server it must equal the metadata's issuer.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def configured_endpoints(provider: ProviderDefinition, base_url: str) -> Endpoin
         device=_fill(oauth.device_authorization_url, base_url, provider.name),
         revocation=_fill(oauth.revocation_url, base_url, provider.name),
         registration=_fill(oauth.registration_url, base_url, provider.name),
+        issuer=_fill(oauth.issuer, base_url, provider.name),
         base_url=base_url,
     )
 
@@ -123,6 +125,11 @@ async def discovered_endpoints(
         metadata = await discover_authorization_server(http, issuer)
     else:
         issuer, metadata = await _issuer_without_resource_metadata(http, start)
+    if named.issuer is not None and named.issuer != metadata.issuer:
+        raise AuthenticationFailed(
+            f"the metadata found for {provider.name} names issuer {metadata.issuer}, "
+            f"not {named.issuer} as the provider says; the login was not started"
+        )
     found = replace(
         named,
         authorization=named.authorization or metadata.authorization_endpoint,
