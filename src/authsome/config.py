@@ -54,6 +54,9 @@ class ServerSettings(BaseSettings):
     max_connections_per_client: int = Field(64, ge=0)  # 0: no cap
     #: ``audit.retention_days``: delete audit events older than this (None keeps them all).
     audit_retention_days: int | None = Field(None, ge=1)
+    #: Seconds to wait for an authorization server (token, device, discovery
+    #: requests); ``AUTHSOME_OUTBOUND_TIMEOUT``, lowered by tests of a hanging server.
+    outbound_timeout: float = Field(15.0, gt=0, le=300)
 
     @field_validator("proxy_resolve", mode="before")
     @classmethod

@@ -12,8 +12,9 @@
 //
 // Test-only routes, outside the issuer's path:
 //   GET  /__test/log       token-endpoint requests seen and every value issued
-//   POST /__test/outage    {"count": N, "mode": "drop"|"503"|"slow_down"}: fail
-//                          the next N token-endpoint requests
+//   POST /__test/outage    {"count": N, "mode": "drop"|"503"|"slow_down"|"hang"}:
+//                          fail the next N token-endpoint requests ("hang" never
+//                          answers: the client must time out)
 //   POST /__test/forget    forget every grant, access and refresh token
 //                          (the next refresh answers invalid_grant)
 //   POST /__test/deny-device  {"user_code"}: the user refuses the device login
@@ -235,6 +236,8 @@ async function tokenOutage(req, res) {
     json(res, 503, { error: 'temporarily_unavailable' });
   } else if (outage.mode === 'slow_down') {
     json(res, 400, { error: 'slow_down' });
+  } else if (outage.mode === 'hang') {
+    // Read, never answered: the request is left open until the client gives up.
   } else {
     req.socket.destroy();
   }
@@ -276,6 +279,9 @@ server.on('request', (req, res) => {
 });
 
 process.stdout.write(`${JSON.stringify({ port, issuer })}\n`);
-const stop = () => server.close(() => process.exit(0));
+const stop = () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections(); // hung requests too
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

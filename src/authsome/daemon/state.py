@@ -22,7 +22,7 @@ from authsome.daemon.services.runs import RunRegistry
 from authsome.daemon.services.shared_changes import Change, ChangeFeed
 from authsome.daemon.services.vaults import VaultKeys
 from authsome.daemon.startup_checks import check_home
-from authsome.flows.http import OutboundHttp
+from authsome.flows.http import OutboundHttp, outbound_timeout
 from authsome.providers.catalogue import ProviderCatalogue
 from authsome.providers.schema import load_provider_json
 from authsome.proxy.ca import CertificateAuthority
@@ -54,7 +54,10 @@ class DaemonState:
     changes: ChangeFeed = field(init=False)  # other replicas' changes (team mode)
 
     def __post_init__(self) -> None:
-        self.outbound = OutboundHttp(upstream_ca=self.settings.upstream_ca)
+        self.outbound = OutboundHttp(
+            upstream_ca=self.settings.upstream_ca,
+            timeout=outbound_timeout(self.settings.outbound_timeout),
+        )
         # Replicas share a PostgreSQL database; embedded SQLite has one daemon.
         shared = self.engine.dialect.name != "sqlite"
         self.changes = ChangeFeed(self.sessions, enabled=shared)

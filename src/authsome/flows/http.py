@@ -32,7 +32,13 @@ from authsome.errors import EndpointUnreachable
 for _name in ("httpx", "httpcore"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
-DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+def outbound_timeout(seconds: float) -> httpx.Timeout:
+    """``seconds`` for each read, write and pool wait; connecting gets at most 5 s."""
+    return httpx.Timeout(seconds, connect=min(5.0, seconds))
+
+
+DEFAULT_TIMEOUT = outbound_timeout(15.0)
 USER_AGENT = f"authsome/{__version__}"
 
 

@@ -1,0 +1,95 @@
+"""A token endpoint that never answers during a refresh: the daemon gives up after its
+outbound timeout (``AUTHSOME_OUTBOUND_TIMEOUT``), retries with the same refresh token,
+and the connection never becomes needs_login."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from authsome.testing.upstream import HttpsEchoServer, TestCA
+from tests.conftest import EMAIL, PASSWORD
+from tests.integration.oauth.conftest import (
+    API_HOSTS,
+    OAuthEnv,
+    register_providers,
+    wait_until_expired,
+)
+from tests.support.daemon import start_daemon
+from tests.support.oauth_server import OAuthServer
+
+pytestmark = pytest.mark.access_ttl(4)
+
+TIMEOUT = 1.5  # seconds the daemon waits for the authorization server (default 15)
+
+
+@pytest.fixture
+def impatient_env(tmp_path: Path, oauth_server: OAuthServer) -> Iterator[OAuthEnv]:
+    """``oauth_env``, with a daemon whose outbound timeout is ``TIMEOUT``."""
+    ca = TestCA()
+    ca_file = ca.write_pem(tmp_path / "upstream-ca.pem")
+    with HttpsEchoServer(ca, API_HOSTS) as upstream:
+        resolve = [f"--proxy-resolve={name}=127.0.0.1:{upstream.port}" for name in API_HOSTS]
+        daemon = start_daemon(
+            tmp_path / "home",
+            *resolve,
+            f"--upstream-ca={ca_file}",
+            env={"AUTHSOME_OUTBOUND_TIMEOUT": str(TIMEOUT)},
+        )
+        env = OAuthEnv(oauth_server, daemon, upstream, tmp_path)
+        try:
+            init = env.cli("init", "--email", EMAIL, "--password-stdin", input=PASSWORD + "\n")
+            assert init.code == 0, init.err
+            register_providers(env)
+            yield env
+        finally:
+            daemon.stop()
+
+
+def _logged_in_and_expired(env: OAuthEnv) -> None:
+    env.pkce_login()
+    connection = env.connection("oauthco")
+    assert connection is not None and connection["expires_at"]
+    wait_until_expired(str(connection["expires_at"]))
+
+
+def test_one_hanging_refresh_is_retried_with_the_same_refresh_token(
+    impatient_env: OAuthEnv,
+) -> None:
+    _logged_in_and_expired(impatient_env)
+    impatient_env.server.outage(1, "hang")
+    answer = impatient_env.call_api()
+    assert answer["status"] == 200, answer
+
+    attempts = impatient_env.server.token_requests("refresh_token")
+    assert [a["error"] for a in attempts] == ["outage-hang", None]
+    assert len({a["rt"] for a in attempts}) == 1  # the same refresh token again
+    waited = (attempts[1]["at"] - attempts[0]["at"]) / 1000
+    assert TIMEOUT <= waited < TIMEOUT + 5, waited  # given up after the configured timeout
+    newest = impatient_env.server.issued("AccessToken")[-1]
+    assert answer["authorization"] == f"Bearer {newest}"
+    connection = impatient_env.connection("oauthco")
+    assert connection is not None and connection["status"] == "active"
+
+
+def test_a_server_that_keeps_hanging_leaves_the_connection_for_later(
+    impatient_env: OAuthEnv,
+) -> None:
+    _logged_in_and_expired(impatient_env)
+    impatient_env.server.outage(100, "hang")
+    failed = impatient_env.cli("refresh", "oauthco")
+    assert failed.code == 8, failed.err  # endpoint unreachable, not "log in again"
+    assert "did not answer in time" in failed.err
+    connection = impatient_env.connection("oauthco")
+    assert connection is not None and connection["status"] == "active"
+    assert ("refresh_failed", "failure", "oauthco") not in impatient_env.audit_events()
+
+    impatient_env.server.outage(0)
+    refreshed = impatient_env.cli("refresh", "oauthco")
+    assert refreshed.code == 0, refreshed.err
+    attempts = impatient_env.server.token_requests("refresh_token")
+    assert len(attempts) >= 2 and attempts[-1]["ok"] is True
+    assert {a["error"] for a in attempts[:-1]} == {"outage-hang"}
+    assert len({a["rt"] for a in attempts}) == 1  # kept through the outage
