@@ -2,6 +2,11 @@
 // `oidc-provider` 9.x), on a free loopback port, plain http.
 //
 //   node server.mjs [--path /oidc] [--access-ttl 4] [--device-interval 1] [--device-ttl 600]
+//                   [--device-expires-in N]
+//
+// --device-expires-in is what device authorization responses announce instead
+// of the real --device-ttl: a longer one makes the server answer expired_token
+// while its client still waits.
 //
 // Prints one JSON line {"port", "issuer"} when it listens. The issuer carries
 // a path (default /oidc) so discovery of path-suffixed issuers is exercised.
@@ -30,6 +35,7 @@ const { values: args } = parseArgs({
     'access-ttl': { type: 'string', default: '4' },
     'device-interval': { type: 'string', default: '1' },
     'device-ttl': { type: 'string', default: '600' },
+    'device-expires-in': { type: 'string' },
   },
 });
 const mount = args.path.replace(/\/$/, '');
@@ -166,6 +172,7 @@ provider.use(async (ctx, next) => {
   await next();
   if (ctx.path === '/device/auth' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
     ctx.body.interval = Number(args['device-interval']);
+    if (args['device-expires-in']) ctx.body.expires_in = Number(args['device-expires-in']);
   }
 });
 

@@ -46,11 +46,21 @@ class OAuthServer:
     """``oidc-provider`` on a free loopback port (plain http), stopped on exit."""
 
     def __init__(
-        self, *, access_ttl: int = 4, device_interval: int = 1, device_ttl: int = 600
+        self,
+        *,
+        access_ttl: int = 4,
+        device_interval: int = 1,
+        device_ttl: int = 600,
+        device_expires_in: int | None = None,
     ) -> None:
+        """``device_expires_in``: what device authorization responses announce
+        instead of ``device_ttl`` (the codes' real lifetime)."""
         args = ["--access-ttl", str(access_ttl), "--device-interval", str(device_interval)]
+        args += ["--device-ttl", str(device_ttl)]
+        if device_expires_in is not None:
+            args += ["--device-expires-in", str(device_expires_in)]
         self.process = subprocess.Popen(
-            ["node", str(SCRIPT), *args, "--device-ttl", str(device_ttl)],
+            ["node", str(SCRIPT), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
