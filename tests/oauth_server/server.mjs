@@ -16,7 +16,8 @@
 // `<origin>/mcp`, whose RFC 9728 metadata this script also serves.
 //
 // Test-only routes, outside the issuer's path:
-//   GET  /__test/log       token-endpoint requests seen and every value issued
+//   GET  /__test/log       token-endpoint requests seen, every value issued, and
+//                          the metadata of dynamically registered clients
 //   POST /__test/outage    {"count": N, "mode": "drop"|"503"|"slow_down"|"hang"}:
 //                          fail the next N token-endpoint requests ("hang" never
 //                          answers: the client must time out)
@@ -208,8 +209,24 @@ function json(res, status, body) {
   res.end(JSON.stringify(body));
 }
 
+// What a dynamically registered client asked to be (never its secret).
+const REGISTERED_FIELDS = [
+  'application_type', 'grant_types', 'redirect_uris', 'response_types', 'scope', 'token_endpoint_auth_method',
+];
+
+function registeredClients() {
+  const clients = {};
+  for (const [key, value] of store) {
+    if (!key.startsWith('Client:')) continue;
+    clients[value.client_id] = Object.fromEntries(REGISTERED_FIELDS.map((name) => [name, value[name] ?? null]));
+  }
+  return clients;
+}
+
 async function testRoute(req, res, path) {
-  if (path === '/__test/log') return json(res, 200, { token_requests: tokenRequests, issued });
+  if (path === '/__test/log') {
+    return json(res, 200, { token_requests: tokenRequests, issued, registered_clients: registeredClients() });
+  }
   const body = req.method === 'POST' ? JSON.parse((await readBody(req)) || '{}') : {};
   if (path === '/__test/outage') {
     outage = { count: Number(body.count || 0), mode: body.mode || 'drop' };

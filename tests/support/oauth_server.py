@@ -118,6 +118,11 @@ class OAuthServer:
         values: list[str] = self.log()["issued"].get(model, [])
         return values
 
+    def registered_clients(self) -> dict[str, dict[str, Any]]:
+        """client_id -> the metadata a dynamically registered client was stored with."""
+        clients: dict[str, dict[str, Any]] = self.log()["registered_clients"]
+        return clients
+
     def secrets(self) -> list[str]:
         """Every token, code and registration secret this server handed out."""
         found = [STATIC_CLIENT[1]]
