@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from traceback import extract_tb
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from authsome import __version__
 from authsome.daemon.guards import RequestGuard, allowed_host_names
 from authsome.daemon.routes import ROUTERS
+from authsome.daemon.schemas import ErrorPublic
 from authsome.daemon.state import DaemonState
 from authsome.errors import AuthsomeError, RateLimited
 
@@ -32,6 +36,18 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "invalid_request", "message": message}, status_code=422)
 
 
+async def _framework_error(_request: Request, exc: Exception) -> JSONResponse:
+    """The framework's own refusals (unknown path or method, an undecodable body) in
+    the error body every other failure has, instead of Starlette's ``{"detail"}``."""
+    assert isinstance(exc, HTTPException)
+    phrase = HTTPStatus(exc.status_code).phrase
+    code = "invalid_request" if exc.status_code == 400 else phrase.lower().replace(" ", "_")
+    message = exc.detail if isinstance(exc.detail, str) else phrase
+    return JSONResponse(
+        {"error": code, "message": message}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     # Frames but not the message: an exception's text may quote a secret.
     where = "; ".join(
@@ -44,13 +60,41 @@ async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _error_classes(base: type[AuthsomeError]) -> list[type[AuthsomeError]]:
+    return [base] + [found for sub in base.__subclasses__() for found in _error_classes(sub)]
+
+
+def error_responses() -> dict[int | str, dict[str, Any]]:
+    """Every status an error may answer with, each with the one error body.
+
+    Documented on every operation, so the OpenAPI document lists what a client
+    can really get (schemathesis checks that no other status appears).
+    """
+    statuses = {error.http_status for error in _error_classes(AuthsomeError)} | {422}
+    schema = ErrorPublic.model_json_schema()
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {"application/json": {"schema": schema}},
+        }
+        for status in sorted(statuses)
+    }
+
+
 def create_app(state: DaemonState) -> FastAPI:
-    app = FastAPI(title="Authsome daemon", version=__version__, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Authsome daemon",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        responses=error_responses(),
+    )
     app.state.daemon = state
     for router in ROUTERS:
         app.include_router(router)
     app.add_exception_handler(AuthsomeError, _authsome_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _framework_error)
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_middleware(
         RequestGuard,

@@ -34,11 +34,16 @@ def request_url(request: Request, state: DaemonState) -> str:
     A request that names the public host came through the TLS-terminating
     reverse proxy: its client signed the public URL. One that names a loopback
     host (a CLI on the daemon's own machine) signed the URL it used.
+
+    The path is the one on the request line, percent-encoding as sent (ASGI's
+    ``raw_path``): that is what a client signs, while ``request.url`` decodes it.
     """
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else request.url.path
     public = state.settings.public_url
     if public and names_public_origin(request.headers.get("host", ""), public):
-        return public.rstrip("/") + request.url.path
-    return str(request.url)
+        return public.rstrip("/") + path
+    return str(request.url.replace(path=path, query=""))
 
 
 async def get_proof(request: Request, state: StateDep) -> VerifiedProof:

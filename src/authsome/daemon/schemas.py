@@ -333,3 +333,11 @@ class ProviderRevokedPublic(BaseModel):
     revoked: int
     revocation_failures: int
     clients: int
+
+
+class ErrorPublic(BaseModel):
+    """The body of every error answer (``AuthsomeError.to_json``, validation errors)."""
+
+    error: str
+    message: str
+    hint: str | None = None
