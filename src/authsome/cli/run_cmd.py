@@ -173,7 +173,7 @@ def _run_with_local_proxy(
     command: tuple[str, ...],
 ) -> int:
     """The proxy engine in this process (DESIGN §2b): agent traffic stays on this machine."""
-    from authsome.proxy.local_backend import LocalProxy
+    from authsome.proxy.local_backend import MAX_PENDING_EVENTS, LocalProxy
 
     proxy = LocalProxy(
         base_url=url,
@@ -183,6 +183,7 @@ def _run_with_local_proxy(
         deny_unmatched=deny_unmatched,
         upstream_ca=_env_path("AUTHSOME_UPSTREAM_CA"),
         resolve_overrides=_env_resolve("AUTHSOME_PROXY_RESOLVE"),
+        max_pending_events=_env_count("AUTHSOME_LOCAL_PROXY_MAX_EVENTS", MAX_PENDING_EVENTS),
     )
     try:
         port = proxy.start()
@@ -192,18 +193,46 @@ def _run_with_local_proxy(
         code = run_child(list(command), child_environment(local, ca_file, bundle_file))
     finally:
         proxy.stop()
-    if proxy.unsent_events:
+    _report_lost_events(proxy.unsent_events, proxy.dropped_events, proxy.unreported_drops)
+    return code
+
+
+def _report_lost_events(unsent: int, dropped: int, unreported: int) -> None:
+    """Say on stderr which proxied-request events the daemon's audit log lacks."""
+    if dropped:
+        told = (
+            "the daemon's audit log records how many (audit_dropped)"
+            if not unreported
+            else f"the daemon was not told of {unreported} of them"
+        )
         click.echo(
-            f"authsome: {proxy.unsent_events} proxied-request events could not be sent "
+            f"authsome: {dropped} proxied-request events were dropped because the local "
+            f"proxy's queue was full; {told}",
+            err=True,
+        )
+    if unsent:
+        click.echo(
+            f"authsome: {unsent} proxied-request events could not be sent "
             "to the daemon for its audit log",
             err=True,
         )
-    return code
 
 
 def _env_path(name: str) -> Path | None:
     value = os.environ.get(name)
     return Path(value) if value else None
+
+
+def _env_count(name: str, default: int) -> int:
+    """A positive whole number from the environment (``default`` when unset)."""
+    from authsome.errors import InvalidInput
+
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise InvalidInput(f"{name} must be a whole number of at least 1, not {value[:20]!r}")
+    return int(value)
 
 
 def _env_resolve(name: str) -> dict[str, tuple[str, int]]:

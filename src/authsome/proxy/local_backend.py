@@ -7,7 +7,9 @@ credential and caches the answer for the time the daemon allows. Refusals are
 the daemon's own, word for word. The TLS interception uses a CA of this
 client home (``client/ca/local/``); only its public certificate reaches the
 child. The proxied-request events go back to the daemon in bounded batches,
-all of them before the run ends.
+all of them before the run ends. Events beyond the queue's bound (the daemon
+unreachable for long) are counted, and the count goes with the next upload,
+so the daemon writes it as an ``audit_dropped`` event.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class LocalProxyBackend:
         deny_unmatched: bool,
         granted: list[str] | None,
         resolve_overrides: dict[str, tuple[str, int]] | None = None,
+        max_pending_events: int = MAX_PENDING_EVENTS,
     ) -> None:
         self._client = client
         self._run = run
@@ -71,7 +74,11 @@ class LocalProxyBackend:
         self._answers: dict[tuple[str, ...], _Answer] = {}
         self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
         self._events: list[dict[str, Any]] = []
+        self._max_pending = max_pending_events
+        #: Events dropped on a full queue and not yet reported to the daemon.
         self.dropped_events = 0
+        #: Every event dropped during this run (reported or not).
+        self.dropped_total = 0
 
     def run_for_token(self, token: str) -> RunSession | None:
         return self._run if hmac.compare_digest(token, self._token) else None
@@ -157,8 +164,9 @@ class LocalProxyBackend:
             # The upstream refused the credential: ask the daemon again next time.
             for key in [k for k, v in self._answers.items() if v.injection is injection]:
                 del self._answers[key]
-        if len(self._events) >= MAX_PENDING_EVENTS:
+        if len(self._events) >= self._max_pending:
             self.dropped_events += 1
+            self.dropped_total += 1
             return
         self._events.append(
             {
@@ -182,13 +190,18 @@ class LocalProxyBackend:
         return self._overrides.get(host.lower().rstrip("."), (host, port))
 
     async def upload_events(self) -> None:
-        """Send every queued event, in batches; keeps them if the daemon is away."""
-        while self._events:
+        """Send every queued event and the count of dropped ones, in batches;
+        keeps both if the daemon is away."""
+        while self._events or self.dropped_events:
             batch = self._events[:UPLOAD_BATCH]
+            dropped = self.dropped_events
             await self._client.request(
-                "POST", f"/runs/{self._run.run_id}/events", json={"events": batch}
+                "POST",
+                f"/runs/{self._run.run_id}/events",
+                json={"events": batch, "dropped": dropped},
             )
             del self._events[: len(batch)]
+            self.dropped_events -= dropped  # more may have been dropped meanwhile
 
 
 def load_matcher(definitions: list[dict[str, Any]]) -> ProviderMatcher:
@@ -212,6 +225,7 @@ class LocalProxy:
         deny_unmatched: bool,
         upstream_ca: Path | None = None,
         resolve_overrides: dict[str, tuple[str, int]] | None = None,
+        max_pending_events: int = MAX_PENDING_EVENTS,
     ) -> None:
         self.token = secrets.token_urlsafe(32)
         self.ca = CertificateAuthority.load_or_create(ca_dir)
@@ -221,6 +235,7 @@ class LocalProxy:
         self._deny_unmatched = deny_unmatched
         self._upstream_ca = upstream_ca
         self._overrides = resolve_overrides
+        self._max_pending = max_pending_events
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._backend: LocalProxyBackend | None = None
@@ -231,6 +246,9 @@ class LocalProxy:
         self.port = 0
         #: Events the daemon never got (it was unreachable at the end); the CLI says so.
         self.unsent_events = 0
+        #: Events dropped on a full queue, and how many of those the daemon was never told of.
+        self.dropped_events = 0
+        self.unreported_drops = 0
 
     def start(self) -> int:
         self._thread.start()
@@ -253,6 +271,7 @@ class LocalProxy:
             deny_unmatched=self._deny_unmatched,
             granted=setup.get("granted"),
             resolve_overrides=self._overrides,
+            max_pending_events=self._max_pending,
         )
         self._server = ProxyServer(self._backend, self.ca, upstream_ca=self._upstream_ca)
         port = await self._server.start("127.0.0.1", 0)
@@ -295,7 +314,9 @@ class LocalProxy:
             if self._uploader is not None:
                 await self._uploader  # its last round sends what the closed proxy recorded
             if self._backend is not None:
-                self.unsent_events = self._backend.pending_events + self._backend.dropped_events
+                self.unsent_events = self._backend.pending_events
+                self.dropped_events = self._backend.dropped_total
+                self.unreported_drops = self._backend.dropped_events
         finally:
             if self._client is not None:
                 await self._client.aclose()

@@ -6,7 +6,8 @@ for decisions and credentials:
 
     GET  /runs/{run_id}/providers   provider definitions (which hosts to intercept)
     POST /runs/{run_id}/resolve     what to inject into one request (audited here)
-    POST /runs/{run_id}/events      the run's proxied-request events, in bounded batches
+    POST /runs/{run_id}/events      the run's proxied-request events, in bounded batches,
+                                    with the count it dropped (an ``audit_dropped`` event)
 
 ``resolve`` answers with exactly the decision the daemon's own proxy makes for
 that run (grants, ``--provider``, ``--connection``, refusal messages), because
@@ -22,6 +23,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from authsome.audit.writer import DROPPED_EVENT
 from authsome.daemon.deps import CallerDep, StateDep
 from authsome.daemon.schemas import Strict
 from authsome.daemon.services.caller import Caller
@@ -69,6 +71,8 @@ class LocalProxyEvent(Strict):
 
 class LocalProxyEvents(Strict):
     events: list[LocalProxyEvent] = Field(max_length=MAX_EVENTS)
+    #: Events the CLI dropped on a full queue since its last upload (written as a count).
+    dropped: int = Field(0, ge=0, le=1_000_000_000)
 
 
 def _own_run(state: DaemonState, caller: Caller, run_id: str) -> ActiveRun:
@@ -164,4 +168,12 @@ def run_events(run_id: str, body: LocalProxyEvents, caller: CallerDep, state: St
             path=event.path.split("?", 1)[0],
             status=event.status,
             detail=detail,
+        )
+    if body.dropped:
+        state.audit.add(
+            DROPPED_EVENT,
+            "failure",
+            identity=run.session.identity,
+            principal_id=run.session.principal_id,
+            detail={"count": body.dropped, "run": run_id, "local_proxy": True},
         )
