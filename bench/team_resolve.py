@@ -26,7 +26,8 @@ What it measures, each phase for a fixed time after a short warm-up:
 - ``GET /health`` on the same replicas with the same clients: the ceiling of
   HTTP on this machine, with no proof, no database and no audit event;
 - CPU seconds per request of each replica (``/proc/<pid>/stat``), of the
-  PostgreSQL server (postmaster and its backends) and of this client;
+  PostgreSQL server (postmaster and its backends) and of this client, and
+  how many connections the replicas opened to the database meanwhile;
 - the PoP replay check alone, in-process: the memory cache (SQLite's
   daemon) against the ``pop_replay`` table on SQLite and on PostgreSQL.
 
@@ -212,28 +213,44 @@ def _code(answer: httpx.Response) -> str:
 # --- CPU -----------------------------------------------------------------------------
 
 
-def server_cpu_seconds(postmaster: int) -> float:
-    """The PostgreSQL server's CPU: the postmaster, its live children and reaped ones."""
-    fields = _stat(postmaster)
-    total = sum(int(value) for value in fields[11:15]) / CLOCK_TICKS  # utime stime cutime cstime
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            child = _stat(int(entry.name))
-        except OSError:
-            continue  # gone meanwhile
-        if int(child[1]) == postmaster:
-            total += (int(child[11]) + int(child[12])) / CLOCK_TICKS
-    return total
+@dataclass(frozen=True)
+class Database:
+    """The PostgreSQL server the replicas share, watched during each phase."""
+
+    server: PostgresServer
+    name: str
+
+    @property
+    def postmaster(self) -> int:
+        return int((self.server.data_dir / "postmaster.pid").read_text().split()[0])
+
+    def cpu_seconds(self) -> float:
+        """The server's CPU: the postmaster, its live backends and the reaped ones."""
+        postmaster = self.postmaster
+        fields = _stat(postmaster)
+        total = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                child = _stat(int(entry.name))
+            except OSError:
+                continue  # gone meanwhile
+            if int(child[1]) == postmaster:
+                total += int(child[11]) + int(child[12])
+        return total / CLOCK_TICKS
+
+    def sessions(self) -> int:
+        """Connections ever opened to the database (a pool that churns shows here)."""
+        with self.server.admin_connection() as admin:
+            row = admin.execute(
+                "SELECT sessions FROM pg_stat_database WHERE datname = %s", (self.name,)
+            ).fetchone()
+        return int(str(row[0])) if row else 0
 
 
 def _stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-
-
-def postmaster_pid(server: PostgresServer) -> int:
-    return int((server.data_dir / "postmaster.pid").read_text().split()[0])
 
 
 # --- load ----------------------------------------------------------------------------
@@ -348,6 +365,7 @@ class Phase:
     first_error: str | None
     per_replica: dict[str, tuple[int, float]]  # name: (requests, CPU seconds)
     server_cpu: float | None
+    server_sessions: int | None
     client_cpu: float
 
     @property
@@ -362,11 +380,12 @@ def measure(
     make: RequestMaker,
     clients: int,
     config: Config,
-    postmaster: int | None,
+    database: Database | None,
 ) -> Phase:
     drive(replicas, make, clients, config.warm_up)
     cpu_before = {r.name: cpu_seconds(r.pid) for r in replicas}
-    server_before = server_cpu_seconds(postmaster) if postmaster else 0.0
+    server_before = database.cpu_seconds() if database else 0.0
+    sessions_before = database.sessions() if database else 0
     client_before = time.process_time()
     started = time.perf_counter()
     tally = drive(replicas, make, clients, config.seconds)
@@ -389,7 +408,8 @@ def measure(
         errors=tally.errors,
         first_error=tally.first_error,
         per_replica=per_replica,
-        server_cpu=server_cpu_seconds(postmaster) - server_before if postmaster else None,
+        server_cpu=database.cpu_seconds() - server_before if database else None,
+        server_sessions=database.sessions() - sessions_before if database else None,
         client_cpu=client_cpu,
     )
 
@@ -399,7 +419,7 @@ def phases_for(
     replicas: list[Replica],
     key: IdentityKey,
     config: Config,
-    postmaster: int | None,
+    database: Database | None,
     *,
     health: bool,
 ) -> list[Phase]:
@@ -409,7 +429,7 @@ def phases_for(
     results = []
     for kind, make in kinds:
         for clients in config.clients:
-            phase = measure(store, kind, replicas, make, clients, config, postmaster)
+            phase = measure(store, kind, replicas, make, clients, config, database)
             print(f"  {_row(phase)}", flush=True)
             results.append(phase)
     return results
@@ -458,7 +478,7 @@ def replay_check_costs(database_url: str, work: Path, count: int) -> dict[str, t
 HEADER = (
     f"{'store':10} {'replicas':8} {'kind':7} {'clients':>7} {'req/s':>8} {'p50 ms':>7} "
     f"{'p99 ms':>7} {'errors':>6}  {'daemon CPU ms/req (requests), per replica':42} "
-    f"{'PG ms/req':>9} {'client ms/req':>13}"
+    f"{'PG ms/req':>9} {'PG conns':>8} {'client ms/req':>13}"
 )
 
 
@@ -472,11 +492,12 @@ def _row(phase: Phase) -> str:
         if phase.server_cpu is not None and phase.requests
         else f"{'-':>9}"
     )
+    sessions = f"{phase.server_sessions:8,}" if phase.server_sessions is not None else f"{'-':>8}"
     client = phase.client_cpu / phase.requests * 1e3 if phase.requests else 0.0
     row = (
         f"{phase.store:10} {'+'.join(phase.replicas):8} {phase.kind:7} {phase.clients:7} "
         f"{phase.per_second:8,.0f} {phase.p50_ms:7.2f} {phase.p99_ms:7.2f} {phase.errors:6}  "
-        f"{per_replica:42} {server} {client:13.2f}"
+        f"{per_replica:42} {server} {sessions} {client:13.2f}"
     )
     if phase.first_error:
         row += f"  first error: {phase.first_error}"
@@ -538,6 +559,13 @@ def epilogue(phases: list[Phase], replay: dict[str, tuple[float, float]]) -> Non
         "CPU per request of each replica (and of PostgreSQL), which a host with a core "
         "per replica divides into its throughput ceiling."
     )
+    if any(phase.server_sessions for phase in phases):
+        print(
+            "  PG conns: connections opened to the database during the phase. Each replica's "
+            "pool keeps 10 and opens up to 20 more on demand, closing those when they are "
+            "returned, so more requests at the database at once than that churn connections "
+            "(a PostgreSQL backend started per connection)."
+        )
     for phase in phases:
         if phase.kind == "resolve" and phase.requests:
             total = sum(cpu for _, cpu in phase.per_replica.values()) + (phase.server_cpu or 0)
@@ -565,7 +593,7 @@ def run(config: Config, work: Path) -> None:
         with server.admin_connection() as admin:
             version = admin.execute("SHOW server_version").fetchone()
         preamble(config, str(version[0] if version else "?"))
-        postmaster = postmaster_pid(server)
+        database = Database(server, "bench")
         shared = {
             "AUTHSOME_DATABASE_URL": database_url,
             "AUTHSOME_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
@@ -577,8 +605,8 @@ def run(config: Config, work: Path) -> None:
             with daemon("B", home_env(work, "b", **shared), work) as b:
                 for replica in (a, b):
                     check_resolve(replica, key, stored)
-                phases += phases_for("postgres", [a], key, config, postmaster, health=True)
-                phases += phases_for("postgres", [a, b], key, config, postmaster, health=True)
+                phases += phases_for("postgres", [a], key, config, database, health=True)
+                phases += phases_for("postgres", [a, b], key, config, database, health=True)
         env_s = home_env(work, "s")
         with daemon("S", env_s, work) as embedded:
             stored = set_up_home(env_s, work)
