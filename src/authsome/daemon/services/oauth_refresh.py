@@ -17,7 +17,9 @@ Failures:
   becomes ``needs_login`` and a ``refresh_failed`` event is written;
 - the server cannot be reached (timeout, 5xx): retried a few times with
   back-off inside the request, then again later; the refresh token is kept
-  and a still-valid access token stays in use.
+  and a still-valid access token stays in use. Each back-off step writes one
+  ``refresh_failed`` event (reason ``unreachable``): callers that share an
+  attempt share its event, and no attempt is made before the step is over.
 
 All database work runs in worker threads; HTTP runs on the event loop.
 """
@@ -32,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from authsome.audit.writer import record_event
 from authsome.daemon.services.oauth_connections import (
     GrantState,
     acquire_lease,
@@ -41,7 +44,7 @@ from authsome.daemon.services.oauth_connections import (
     save_refreshed,
 )
 from authsome.daemon.services.vaults import VaultKeys
-from authsome.errors import AuthsomeError, EndpointUnreachable
+from authsome.errors import AuditUnavailable, AuthsomeError, EndpointUnreachable
 from authsome.flows.http import OutboundHttp
 from authsome.flows.refresh import RefreshRefused, refresh_due, refresh_tokens
 from authsome.flows.tokens import TokenSet
@@ -200,6 +203,7 @@ class TokenRefresher:
             failure.message,
             delay,
         )
+        await asyncio.to_thread(self._record_unreachable, connection_id, count, delay)
         current = await asyncio.to_thread(self._current, connection_id)
         if current is None:
             return Gone()
@@ -267,6 +271,27 @@ class TokenRefresher:
     def _give_up(self, state: GrantState, reason: str) -> None:
         with transaction(self._sessions) as db:
             mark_needs_login(db, state, reason=reason)
+
+    def _record_unreachable(self, connection_id: str, failures: int, retry_in: float) -> None:
+        """The ``refresh_failed`` event of one back-off step (nothing else changes)."""
+        try:
+            with transaction(self._sessions) as db:
+                connection = db.get(Connection, connection_id)
+                vault = db.get(Vault, connection.vault_id) if connection is not None else None
+                if connection is None or vault is None:
+                    return
+                record_event(
+                    db,
+                    "refresh_failed",
+                    "failure",
+                    principal_id=vault.principal_id,
+                    provider=connection.provider,
+                    connection=connection.name,
+                    detail={"reason": "unreachable", "failures": failures, "retry_in": retry_in},
+                )
+        except AuditUnavailable as exc:
+            # Nothing was changed that could roll back with it; say so in the log.
+            log.error("could not audit a failed refresh (%s)", exc.message)
 
     def _release(self, connection_id: str) -> None:
         with transaction(self._sessions) as db:
