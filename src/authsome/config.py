@@ -11,8 +11,15 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
+from authsome.config_file import ServerConfigFile
 from authsome.home import DEFAULT_API_PORT, DEFAULT_PROXY_PORT, HomeLayout
 from authsome.loopback import LOOPBACK_NAMES, is_loopback_host
 
@@ -32,7 +39,8 @@ def parse_resolve_entry(entry: str) -> tuple[str, tuple[str, int]]:
 
 
 class ServerSettings(BaseSettings):
-    """Everything the daemon needs to start, from flags and ``AUTHSOME_*``."""
+    """Everything the daemon needs to start, from flags, ``AUTHSOME_*`` and the
+    optional ``server/config.json`` (``audit.retention_days``)."""
 
     model_config = SettingsConfigDict(env_prefix="AUTHSOME_", extra="ignore")
 
@@ -47,16 +55,33 @@ class ServerSettings(BaseSettings):
     proxy_resolve: Annotated[dict[str, tuple[str, int]], NoDecode] = Field(default_factory=dict)
     upstream_ca: Path | None = None
     max_body_bytes: int = 1024 * 1024
-    #: Connection limits of the API listener (``daemon/connection_guard.py``).
+    #: Connection limits of the API listener (``daemon/connection_guard.py``);
+    #: ``header_timeout`` bounds request heads on the proxy listener too.
     header_timeout: float = Field(10.0, gt=0)
     body_timeout: float = Field(30.0, gt=0)
     keep_alive_timeout: float = Field(5.0, gt=0)
     max_connections_per_client: int = Field(64, ge=0)  # 0: no cap
+    #: Open proxy connections per client address (``proxy/server.py``); all local
+    #: agents share 127.0.0.1, hence more than the API's. 0: no cap.
+    proxy_max_connections_per_client: int = Field(256, ge=0)
     #: ``audit.retention_days``: delete audit events older than this (None keeps them all).
     audit_retention_days: int | None = Field(None, ge=1)
     #: Seconds to wait for an authorization server (token, device, discovery
     #: requests); ``AUTHSOME_OUTBOUND_TIMEOUT``, lowered by tests of a hanging server.
     outbound_timeout: float = Field(15.0, gt=0, le=300)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags, then ``AUTHSOME_*``, then ``server/config.json`` (``config_file``)."""
+        assert isinstance(init_settings, InitSettingsSource)
+        return (init_settings, env_settings, ServerConfigFile(settings_cls, init_settings))
 
     @field_validator("proxy_resolve", mode="before")
     @classmethod
