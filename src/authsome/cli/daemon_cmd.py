@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 from typing import Any
 
 import click
 
-from authsome.cli.output import emit_json, json_option, say
+from authsome.cli.output import OutputMode, emit_json, json_option, say
 from authsome.home import DEFAULT_API_PORT, DEFAULT_PROXY_PORT, HomeLayout
 
 
@@ -75,13 +77,39 @@ def daemon() -> None:
     """Run the Authsome daemon (API on 7998, proxy on 7999)."""
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class JsonLogLines(logging.Formatter):
+    """One JSON object per log record, flushed line by line by the handler."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, sort_keys=True)
+
+
 @daemon.command("serve")
 @_server_options
-def serve(**flags: Any) -> None:
-    """Run the daemon in the foreground."""
+@json_option
+def serve(as_json: bool, **flags: Any) -> None:
+    """Run the daemon in the foreground.
+
+    It logs to stderr; with --json each record is a JSON line on stdout
+    (ts, level, logger, message: the keys `daemon logs --json` gives), and
+    with --quiet only warnings and errors are logged.
+    """
     settings = _settings(_overrides(**flags))
+    handler = logging.StreamHandler(sys.stdout if as_json else sys.stderr)
+    handler.setFormatter(JsonLogLines() if as_json else logging.Formatter(LOG_FORMAT))
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.WARNING if OutputMode.quiet else logging.INFO, handlers=[handler]
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs full URLs at INFO
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -172,24 +200,19 @@ def restart(ctx: click.Context, /, as_json: bool, **flags: Any) -> None:
 @daemon.command("status")
 @json_option
 def status(as_json: bool) -> None:
-    """Say whether this home's daemon is running, and where."""
+    """Say whether this home's daemon is running, and where (exit 9 when it is not)."""
+    from authsome.errors import DaemonUnavailable
+
     layout = HomeLayout.from_env()
     record = _running(layout)
-    if as_json:
-        emit_json(
-            {
-                "running": record is not None,
-                "url": record.url if record else None,
-                "pid": record.pid if record else None,
-                "home": str(layout.root),
-            }
+    if record is None:
+        raise DaemonUnavailable(
+            f"no daemon is running for {layout.root}", hint="authsome daemon start"
         )
-    elif record is None:
-        say("daemon is not running")
+    if as_json:
+        emit_json({"running": True, "url": record.url, "pid": record.pid, "home": str(layout.root)})
     else:
         say(f"daemon running: {record.url} (pid {record.pid}, deployment {record.deployment_id})")
-    if record is None:
-        raise SystemExit(9)
 
 
 from authsome.cli.daemon_logs import logs  # noqa: E402 - kept beside the group it joins

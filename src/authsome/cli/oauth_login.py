@@ -60,15 +60,19 @@ def browser_available() -> bool:
     return True
 
 
-def tell(message: str) -> None:
-    """Instructions for the person at the terminal: stderr, so stdout stays data."""
-    if not OutputMode.quiet:
+def tell(message: str, *, needed: bool = False) -> None:
+    """Instructions for the person at the terminal: stderr, so stdout stays data.
+
+    ``needed``: the login cannot finish without it (a link, a code), so it
+    prints even with ``--quiet``.
+    """
+    if needed or not OutputMode.quiet:
         click.echo(message, err=True)
 
 
 def _open(url: str, what: str, *, browser: bool) -> None:
     """Print ``url`` (always: the browser may open elsewhere) and open it if we may."""
-    tell(f"{what}:\n  {url}")
+    tell(f"{what}:\n  {url}", needed=True)
     if browser and webbrowser.open(url):
         tell("(opened in your browser)")
 
@@ -149,7 +153,10 @@ def _show_the_way(session: dict[str, Any], provider: dict[str, Any], *, browser:
         _open(session["authorization_url"], f"Log in to {label} at", browser=browser)
     elif session["status"] == "pending" and session.get("user_code"):
         where = session.get("verification_uri") or ""
-        tell(f"To log in to {label}, open {where}\n  and enter the code: {session['user_code']}")
+        tell(
+            f"To log in to {label}, open {where}\n  and enter the code: {session['user_code']}",
+            needed=True,
+        )
         complete = session.get("verification_uri_complete")
         if complete:
             tell(f"  (or open {complete})")

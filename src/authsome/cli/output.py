@@ -1,9 +1,19 @@
 """How the CLI speaks: human text on stdout, one-line errors on stderr, or JSON.
 
-Every command takes ``--json`` (one JSON document, or JSON lines for
-streams), ``--quiet`` (no messages on success; errors and the data a command
-exists to print, such as ``export``, still appear) and ``--no-color``.
-Colour is used only on a terminal and never when ``NO_COLOR`` is set.
+Every command takes ``--json``, ``--quiet`` and ``--no-color``:
+
+- ``--json``: one JSON document on stdout (JSON lines for streams: ``log``,
+  ``daemon logs``, ``daemon serve``); a failure prints
+  ``{"error", "message"}`` instead (``doctor`` adds both to its report).
+  ``run`` is the exception: its COMMAND's output is COMMAND's own, so
+  ``--json`` shapes only Authsome's own errors there.
+- ``--quiet``: nothing on success but raw data meant for scripts, which
+  ``emit_data`` prints: ``export``'s variables, the completion script,
+  revealed secret values, daemon log lines. Messages, tables and field
+  lists (``say``, ``table``, ``fields``) and spinners are for people and
+  are left out: a script reads lists with ``--json``. Errors always print,
+  and so do links and codes a person must act on (a claim or login link).
+- Colour only on a terminal, and never with ``--no-color`` or ``NO_COLOR``.
 
     @click.command()
     @json_option
@@ -52,6 +62,11 @@ def _set_no_color(_ctx: click.Context, _param: click.Parameter, value: bool) -> 
 
 
 JSON_HELP = "Print JSON (one document, or one per line for streams) instead of text."
+QUIET_HELP = "Print only errors and raw data (export, completion, logs); no messages or tables."
+#: ``--json`` help for commands whose output is not Authsome's.
+JSON_HELP_FOR = {
+    "run": 'Print Authsome\'s own errors as JSON {"error","message"}; COMMAND\'s output is its own.'
+}
 
 
 def _quiet_option() -> click.Option:
@@ -61,7 +76,7 @@ def _quiet_option() -> click.Option:
         expose_value=False,
         is_eager=True,
         callback=_set_quiet,
-        help="Print nothing on success except the data asked for.",
+        help=QUIET_HELP,
     )
 
 
@@ -98,7 +113,7 @@ def add_output_options(command: click.Command) -> click.Command:
                 expose_value=False,
                 is_eager=True,
                 callback=_set_json,
-                help=JSON_HELP,
+                help=JSON_HELP_FOR.get(command.name or "", JSON_HELP),
             )
         )
     if "--quiet" not in names:
@@ -135,7 +150,7 @@ def emit_json_line(value: Any) -> None:
 
 
 def emit_data(text: str, *, nl: bool = True) -> None:
-    """Output the command exists to produce: printed even with ``--quiet``."""
+    """Raw data for scripts (variables, a script, log lines): printed even with ``--quiet``."""
     click.echo(text, nl=nl)
 
 
@@ -163,7 +178,11 @@ def _console(*, stderr: bool = False) -> Any:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, empty: str) -> None:
-    """Rows under bold headers; ``empty`` when there are none; silent with ``--quiet``."""
+    """Rows under bold headers; ``empty`` when there are none; silent with ``--quiet``.
+
+    A table is for people: with ``--quiet`` a list prints nothing, and
+    scripts read the same rows with ``--json``.
+    """
     if OutputMode.quiet:
         return
     if not rows:
