@@ -81,8 +81,12 @@ def create_store_engine(url: str) -> Engine:
         return create_engine(
             url,
             pool_pre_ping=True,
-            pool_size=10,
-            max_overflow=20,
+            # As many kept connections as request worker threads (anyio's 40), so a
+            # busy replica reuses them instead of opening and closing overflow ones
+            # (measured: 301 new connections in 10 s at 32 clients with 10 + 20);
+            # the overflow serves the daemon's own threads (audit, change feed).
+            pool_size=40,
+            max_overflow=10,
             pool_timeout=30,
             pool_recycle=1800,
             connect_args={"connect_timeout": 5, "application_name": "authsome"},
