@@ -11,6 +11,7 @@ own ledger is checked when the module is done.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,15 +58,15 @@ class Target:
         return result
 
 
-@pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+@contextmanager
+def open_target(base: Path, env: dict[str, str] | None = None) -> Iterator[Target]:
+    """A claimed daemon (with ``env``) before the echo stand-in; its ledger is checked last."""
     book = Ledger()
-    base = tmp_path_factory.mktemp("target")
     ca = TestCA()
     ca_file = ca.write_pem(base / "upstream-ca.pem")
     with HttpsEchoServer(ca, UPSTREAM) as upstream:
         resolve = [f"--proxy-resolve={name}=127.0.0.1:{upstream.port}" for name in UPSTREAM]
-        daemon = start_daemon(base / "home", *resolve, f"--upstream-ca={ca_file}")
+        daemon = start_daemon(base / "home", *resolve, f"--upstream-ca={ca_file}", env=env)
         book.watch_home(daemon.home, daemon.log_path)
         password = book.plant("password")
         api_key = book.plant("openai", prefix="sk-")
@@ -82,3 +83,9 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             daemon.stop()
     leaks = book.leaks()
     assert not leaks, f"planted secrets leaked: {leaks}"
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    with open_target(tmp_path_factory.mktemp("target")) as opened:
+        yield opened

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.adversarial.watch import HealthWatch
 from tests.support.daemon import Daemon, start_daemon
 
 LIMITS = {
@@ -19,37 +19,6 @@ LIMITS = {
     "AUTHSOME_BODY_TIMEOUT": "1.5",
     "AUTHSOME_MAX_CONNECTIONS_PER_CLIENT": "8",
 }
-
-
-class HealthWatch:
-    """Polls /health from 127.0.0.1 in the background and counts failures."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.failures: list[str] = []
-        self.answers = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=2) as client:
-            while not self._stop.is_set():
-                try:
-                    response = client.get(self.url + "/health")
-                    if response.status_code != 200:
-                        self.failures.append(str(response.status_code))
-                    self.answers += 1
-                except httpx.HTTPError as exc:
-                    self.failures.append(type(exc).__name__)
-                time.sleep(0.05)
-
-    def __enter__(self) -> HealthWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 @pytest.fixture(scope="module")

@@ -238,7 +238,13 @@ async def _serve_async(
         resolve_overrides=state.settings.proxy_resolve,
     )
     app.state.proxy_backend = backend  # routes/local_proxy.py asks it for a run's decisions
-    proxy = ProxyServer(backend, state.ca, upstream_ca=state.settings.upstream_ca)
+    proxy = ProxyServer(
+        backend,
+        state.ca,
+        upstream_ca=state.settings.upstream_ca,
+        head_timeout=state.settings.header_timeout,
+        max_per_client=state.settings.proxy_max_connections_per_client,
+    )
     api_port = api_sock.getsockname()[1]
     state.audit.start()
     state.resolver.usage.start()

@@ -7,12 +7,18 @@ CA, requests handled by a ``Session``), gets a raw TCP tunnel that the
 proxy never looks into, or is refused.
 
 Timeouts, checked by a sweep about once a second (nothing per request): a
-client must finish its TLS handshake within ``handshake_timeout``; a client
-connection with no exchange in progress is closed after ``idle_timeout``
-(also a client that takes that long to send a request head); idle pooled
-upstream connections are closed after the pool's ``idle_timeout``. An
-exchange in progress (a slow download, an SSE stream, an upgraded
-WebSocket) and a raw tunnel are never cut: their ends decide.
+client must finish its TLS handshake within ``handshake_timeout``; a request
+head must be complete ``head_timeout`` after its first byte arrived (for the
+first request of a connection: after the connection opened), absolute, so
+sending a byte at a time does not extend it (``408``, then close); a client
+connection with no exchange in progress is closed after ``idle_timeout``;
+idle pooled upstream connections are closed after the pool's
+``idle_timeout``. An exchange in progress (a slow download, an SSE stream,
+an upgraded WebSocket) and a raw tunnel are never cut: their ends decide.
+
+A client address with ``max_per_client`` connections open has further ones
+answered ``503`` and closed at once (0: no cap). Every local agent shares
+127.0.0.1, so the cap bounds a flood rather than a busy client.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import re
 import socket
 import ssl
 import time
+from collections import Counter
 from pathlib import Path
 from typing import cast
 
@@ -44,8 +51,16 @@ logger = logging.getLogger("authsome.proxy")
 _CONNECT_TARGET = re.compile(r"(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+)):([0-9]{1,5})")
 _ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
 HANDSHAKE_TIMEOUT = 10.0
+HEAD_TIMEOUT = 10.0
 CLIENT_IDLE_TIMEOUT = 120.0
+MAX_PER_CLIENT = 256
 _SWEEP_EVERY = 1.0
+_HEAD_TIMED_OUT = simple_response(
+    408, "authsome proxy: the request head was too slow\n", close=True
+)
+_TOO_MANY = simple_response(
+    503, "authsome proxy: too many open connections from this client\n", close=True
+)
 
 
 class ProxyServer:
@@ -57,16 +72,21 @@ class ProxyServer:
         ca: CertificateAuthority,
         *,
         upstream_ca: Path | None = None,
+        head_timeout: float = HEAD_TIMEOUT,
+        max_per_client: int = MAX_PER_CLIENT,
     ) -> None:
         self.backend = backend
         self.ca = ca
         self.pool = UpstreamPool(upstream_context(upstream_ca))
         self.debug = logger.isEnabledFor(logging.DEBUG)
         self.handshake_timeout = HANDSHAKE_TIMEOUT
+        self.head_timeout = head_timeout
         self.idle_timeout = CLIENT_IDLE_TIMEOUT
+        self.max_per_client = max_per_client
         self.port = 0
         self._server: asyncio.Server | None = None
         self._clients: set[ClientConnection] = set()
+        self._open_by_client: Counter[str] = Counter()
         self._sweeper: asyncio.TimerHandle | None = None
 
     async def start(self, host: str, port: int) -> int:
@@ -88,7 +108,9 @@ class ProxyServer:
         return self.port
 
     def _schedule_sweep(self) -> None:
-        shortest = min(self.handshake_timeout, self.idle_timeout, self.pool.idle_timeout)
+        shortest = min(
+            self.handshake_timeout, self.head_timeout, self.idle_timeout, self.pool.idle_timeout
+        )
         delay = min(_SWEEP_EVERY, shortest / 4)
         self._sweeper = asyncio.get_running_loop().call_later(delay, self._sweep)
 
@@ -129,15 +151,33 @@ class ClientConnection(asyncio.Protocol):
         self._tls_started = 0.0
         self._reading = True
         self._closed = False
+        self._peer: str | None = None  # counted in the proxy's per-client numbers
 
     # ------------------------------------------------------- asyncio callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing it.
         self._transport = cast(asyncio.Transport, transport)
+        if not self._admit(transport):
+            return
         set_nodelay(transport)
         self._proxy._clients.add(self)
-        self._session = Session(self, self._proxy, None)
+        self._session = Session(self, self._proxy, None, head_due=True)
+
+    def _admit(self, transport: asyncio.BaseTransport) -> bool:
+        """Count this connection for its client address; refuse it past the cap."""
+        peer = transport.get_extra_info("peername")
+        self._peer = str(peer[0]) if peer else ""
+        counts = self._proxy._open_by_client
+        counts[self._peer] += 1
+        limit = self._proxy.max_per_client
+        if limit and counts[self._peer] > limit:
+            self._closed = True
+            self._transport = None  # nothing else may write to it
+            cast(asyncio.Transport, transport).write(_TOO_MANY)
+            transport.close()
+            return False
+        return True
 
     def data_received(self, data: bytes) -> None:
         tls = self._tls
@@ -174,6 +214,12 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
+        if self._peer is not None:
+            counts = self._proxy._open_by_client
+            counts[self._peer] -= 1
+            if counts[self._peer] <= 0:
+                del counts[self._peer]
+            self._peer = None
         self._proxy._clients.discard(self)
         if self._session is not None:
             self._session.client_lost()
@@ -204,7 +250,13 @@ class ClientConnection(asyncio.Protocol):
         session = self._session
         if session is None or session.idle_since is None:
             return  # a raw tunnel, or an exchange in progress
-        if now - session.idle_since > proxy.idle_timeout:
+        if session.head_since is not None and now - session.head_since > proxy.head_timeout:
+            logger.info("a proxy client was too slow to send a request head")
+            session.client_lost()
+            self._session = None
+            self.write(_HEAD_TIMED_OUT)
+            self.close()
+        elif now - session.idle_since > proxy.idle_timeout:
             if proxy.debug:
                 logger.debug("closing an idle client connection")
             session.client_lost()

@@ -216,10 +216,13 @@ class Session:
         "_state",
         "_target",
         "_upstream_full",
+        "head_since",
         "idle_since",
     )
 
-    def __init__(self, client: ClientSide, shared: Shared, target: Target | None) -> None:
+    def __init__(
+        self, client: ClientSide, shared: Shared, target: Target | None, *, head_due: bool = False
+    ) -> None:
         self._client = client
         self._backend = shared.backend
         self._pool = shared.pool
@@ -235,6 +238,10 @@ class Session:
         # When the connection last had no exchange in progress; None while one
         # is. The proxy closes connections idle for too long.
         self.idle_since: float | None = time.monotonic()
+        # Since when a request head has been awaited in part (``head_due``: a new
+        # connection's first head is due from the start); None otherwise. The
+        # proxy answers 408 to a head not complete in time.
+        self.head_since: float | None = self.idle_since if head_due else None
 
     # ----------------------------------------------------------------- input
 
@@ -271,6 +278,11 @@ class Session:
             return
         if pos < size:
             self._inbuf = data[pos:] if pos else data
+        if self._state == _HEAD and self._inbuf:
+            if self.head_since is None:
+                self.head_since = time.monotonic()  # a head has begun: its deadline starts
+        else:
+            self.head_since = None
         ex = self._ex
         if ex is not None and ex.head_pending and ex.upstream is not None:
             ex.upstream.write(ex.head_pending)
