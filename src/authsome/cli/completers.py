@@ -49,6 +49,17 @@ def complete_connection(
     return _items(_ask_daemon(names), incomplete)
 
 
+def complete_provider_connection(
+    _ctx: click.Context, _param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """``PROVIDER=NAME`` for each connection in your vault (``run --connection``)."""
+
+    def pairs(client: Any) -> list[str]:
+        return [f"{c['provider']}={c['name']}" for c in client.connections()]
+
+    return _items(_ask_daemon(pairs), incomplete)
+
+
 def complete_identity(
     _ctx: click.Context, _param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
@@ -68,13 +79,14 @@ _BY_NAME: dict[tuple[type[click.Parameter], str], Completer] = {
     (click.Option, "provider"): complete_provider,
     (click.Option, "providers"): complete_provider,
     (click.Option, "connection"): complete_connection,
+    (click.Option, "connections"): complete_provider_connection,  # PROVIDER=NAME
     (click.Argument, "connection"): complete_connection,
     (click.Argument, "handle"): complete_identity,
 }
 
 
 def attach_completers(command: click.Command) -> click.Command:
-    """Give parameters named provider/connection/handle daemon-backed completion."""
+    """Give parameters named provider/connection(s)/handle daemon-backed completion."""
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             attach_completers(sub)
