@@ -24,6 +24,7 @@ import pytest
 from authsome.cli.main import COMMAND_INDEX, cli
 from tests.support.cli import EMAIL, PASSWORD, api_key_provider, register_provider, start_claimed
 from tests.support.daemon import AUTHSOME, CliResult, Daemon, base_env, run_cli
+from tests.support.postgres import use_postgres
 
 OPENAI_KEY = "sk-proj-JSONQUIETtests0123456789abcd"
 PW = PASSWORD + "\n"
@@ -288,7 +289,21 @@ def _label(case: Ok | Fails) -> str:
     return " ".join(case.args)
 
 
-@pytest.mark.parametrize("case", SUCCESSES, ids=_label)
+#: vault backup and restore cover the built-in SQLite store only (PostgreSQL: pg_dump).
+SQLITE_ONLY = {("vault", "backup"), ("vault", "restore")}
+sqlite_backups = pytest.mark.skipif(
+    use_postgres(), reason="vault backup/restore cover the built-in SQLite store only"
+)
+
+
+def _params(cases: list[Ok]) -> list[Any]:
+    return [
+        pytest.param(case, marks=sqlite_backups if case.args[:2] in SQLITE_ONLY else ())
+        for case in cases
+    ]
+
+
+@pytest.mark.parametrize("case", _params(SUCCESSES), ids=_label)
 def test_success_json_and_quiet(homes: Homes, case: Ok) -> None:
     as_json = _run(homes, case, "--json")
     if case.json == "doc":
