@@ -25,6 +25,7 @@ from tests.integration.conftest import ACME_KEY, OPENAI_KEY, Gateway
 from tests.support import store
 from tests.support.daemon import base_env, run_cli
 from tests.support.pop import home_key, signed
+from tests.support.postgres import use_postgres
 from tests.unit.audit.test_events_documented import _documented
 
 ACME_KEY_2 = "acme-PLANTED-second-ACME-1122334455"
@@ -171,7 +172,8 @@ def _agent_flows(gateway: Gateway) -> list[str]:
         "vault", "backup", str(daemon.home.parent / "backup.db"), "--include-key",
         "--passphrase-stdin", input=PASSPHRASE + "\n",
     )  # fmt: skip
-    assert backup.code == 0, backup.err
+    # The embedded store's backup; PostgreSQL is backed up with its own tools.
+    assert backup.code == (4 if use_postgres() else 0), backup.err
     rotated = daemon.cli("vault", "rotate-key")
     assert rotated.code == 0, rotated.err
     keys.append((daemon.home / "server" / "master.key").read_bytes())
@@ -224,7 +226,7 @@ def test_no_secret_of_any_flow_reaches_the_audit_trail(gateway: Gateway, tmp_pat
         ("run_started", "success"),
         ("run_ended", "success"),
         ("scan_compared", "success"),
-        ("vault_backup", "success"),
+        *([] if use_postgres() else [("vault_backup", "success")]),
         ("vault_key_rotated", "success"),
         ("daemon_stopped", "success"),
     ]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EMAIL, PASSWORD
+from tests.support import store
 from tests.support.daemon import AUTHSOME, Daemon, base_env, run_cli, start_daemon
 
 
@@ -57,14 +58,13 @@ def test_wrong_master_key_refuses_to_start_and_changes_nothing(home: Path) -> No
     daemon = start_daemon(home)
     _store_key(daemon)
     assert daemon.stop() == 0
-    db = home / "server" / "authsome.db"
-    before = db.read_bytes()
+    before = store.fingerprint(home)
     wrong = base64.b64encode(os.urandom(32)).decode()
     refused = _serve(home, env={"AUTHSOME_MASTER_KEY": wrong})
     assert refused.returncode != 0
     assert "master key" in (refused.stdout + refused.stderr).lower()
     assert wrong not in refused.stdout + refused.stderr
-    assert db.read_bytes() == before
+    assert store.fingerprint(home) == before
     # With the right key it still opens and the credential still works.
     again = start_daemon(home)
     listed = again.cli("connections", "list", "--json")
@@ -153,6 +153,7 @@ def test_non_loopback_bind_needs_public_url(home: Path, flag: str) -> None:
     assert "--public-url" in refused.stderr
 
 
+@store.sqlite_only
 def test_corrupt_database_is_reported_with_its_path(home: Path) -> None:
     (home / "server").mkdir(parents=True)
     database = home / "server" / "authsome.db"

@@ -336,13 +336,16 @@ def test_changed_grant_reaches_a_running_agent(gateway: Gateway, tmp_path: Path)
     assert exported.code == 4 and exported.json["error"] == "forbidden"
     assert OPENAI_KEY not in exported.out + exported.err
     query = (
-        "SELECT event || ':' || ifnull(json_extract(detail, '$.reason'), '') FROM audit_events "
+        "SELECT event, detail FROM audit_events "
         "WHERE outcome = 'denied' AND identity = ? AND provider = 'openai' ORDER BY id"
     )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:  # the proxy's and resolve's events are batched
         with database(daemon.home) as db:
-            denied = [row[0] for row in db.execute(query, (handle,))]
+            denied = [
+                f"{event}:{json.loads(detail or '{}').get('reason', '')}"
+                for event, detail in db.execute(query, (handle,))
+            ]
         if len(denied) >= 3:
             break
         time.sleep(0.2)

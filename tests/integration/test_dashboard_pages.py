@@ -122,7 +122,7 @@ def test_connections_from_the_browser_never_show_the_secret(admin: Browser, daem
 
     made = admin.post("/ui/connections/openai/work/default", form_page="/")
     assert made.headers["location"] == "/ui/connections/openai/work?done=default"
-    assert scalar(daemon.home, "SELECT name FROM connections WHERE is_default = 1") == "work"
+    assert scalar(daemon.home, "SELECT name FROM connections WHERE is_default") == "work"
 
     pages = _every_page(admin, ["/ui/connections/openai/default", "/ui/connections/openai/work"])
     for secret in (OPENAI_KEY, OTHER_KEY):

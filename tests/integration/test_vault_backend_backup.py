@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EMAIL, PASSWORD
+from tests.support import store
 from tests.support.daemon import AUTHSOME, Daemon, base_env, run_cli, start_daemon
+from tests.support.postgres import use_postgres
 
 API_KEY = "sk-backup-PLANTED-0123456789abcdef"
 PASSPHRASE = "backup passphrase PLANTED 42"
@@ -142,6 +144,7 @@ def test_env_backend_never_prints_the_key_and_removes_the_copy_once_in_use(home:
         from_env.stop()
 
 
+@store.sqlite_only
 def test_backup_and_restore_into_a_lost_server_folder(home: Path, tmp_path: Path) -> None:
     daemon = _setup(home)
     backup = tmp_path / "vault.bak"
@@ -206,6 +209,7 @@ def test_backup_and_restore_into_a_lost_server_folder(home: Path, tmp_path: Path
         last.stop()
 
 
+@store.sqlite_only
 def test_backup_with_key_needs_a_long_passphrase(home: Path, tmp_path: Path) -> None:
     daemon = _setup(home)
     try:
@@ -223,6 +227,7 @@ def test_backup_with_key_needs_a_long_passphrase(home: Path, tmp_path: Path) -> 
         daemon.stop()
 
 
+@store.sqlite_only
 def test_restore_refuses_a_damaged_backup(home: Path, tmp_path: Path) -> None:
     daemon = _setup(home)
     backup = tmp_path / "vault.bak"
@@ -242,12 +247,13 @@ def test_startup_repairs_loose_permissions(home: Path) -> None:
     daemon = _setup(home)
     daemon.stop()
     (home).chmod(0o755)
-    for name in ("master.key", "authsome.db"):
+    private = ("master.key",) if use_postgres() else ("master.key", "authsome.db")
+    for name in private:
         (home / "server" / name).chmod(0o644)
     again = start_daemon(home)
     try:
         assert stat.S_IMODE(home.stat().st_mode) == 0o700
-        for name in ("master.key", "authsome.db"):
+        for name in private:
             assert stat.S_IMODE((home / "server" / name).stat().st_mode) == 0o600
         assert "tightened the permissions" in again.log_text()
     finally:
@@ -258,11 +264,12 @@ def test_startup_repairs_loose_permissions(home: Path) -> None:
 def test_startup_refuses_key_files_owned_by_another_user(home: Path) -> None:
     daemon = _setup(home)
     daemon.stop()
-    os.chown(home / "server" / "authsome.db", 65534, 65534)
+    os.chown(home / "server" / ("master.key" if use_postgres() else "authsome.db"), 65534, 65534)
     output = _serve_fails(home, {})
     assert "belongs to another user" in output
 
 
+@store.sqlite_only
 def test_corrupt_database_names_path_and_the_restore_command(home: Path) -> None:
     (home / "server").mkdir(parents=True)
     database = home / "server" / "authsome.db"
@@ -270,3 +277,16 @@ def test_corrupt_database_names_path_and_the_restore_command(home: Path) -> None
     output = _serve_fails(home, {})
     assert str(database) in output and "authsome vault restore" in output
     assert database.read_bytes().startswith(b"definitely not sqlite")
+
+
+@pytest.mark.skipif(not use_postgres(), reason="about a PostgreSQL store; this run uses SQLite")
+def test_backup_of_a_postgresql_store_points_to_its_own_tools(home: Path, tmp_path: Path) -> None:
+    daemon = _setup(home)
+    try:
+        refused = daemon.cli("vault", "backup", str(tmp_path / "vault.bak"))
+        assert refused.code == 4 and "pg_dump" in refused.err
+        assert not (tmp_path / "vault.bak").exists()
+        restore = daemon.cli("vault", "restore", str(tmp_path / "vault.bak"), "--force")
+        assert restore.code != 0
+    finally:
+        daemon.stop()

@@ -53,9 +53,19 @@ def postgres_available() -> bool:
     return postgres_bin_dir() is not None
 
 
+_selected: str | None = None
+
+
 def selected_store() -> str:
-    """``sqlite`` (default) or ``postgres``: which store daemons under test use."""
-    return os.environ.get(STORE_ENV, "sqlite").strip().lower() or "sqlite"
+    """``sqlite`` (default) or ``postgres``: which store daemons under test use.
+
+    Read once: tests that clear ``AUTHSOME_*`` from the environment (to give a
+    library client a clean one) must not switch the store under their feet.
+    """
+    global _selected
+    if _selected is None:
+        _selected = os.environ.get(STORE_ENV, "sqlite").strip().lower() or "sqlite"
+    return _selected
 
 
 def use_postgres() -> bool:

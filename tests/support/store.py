@@ -80,6 +80,28 @@ def execute(home: Path, sql: str, *params: Any) -> int:
         connection.close()
 
 
+def fingerprint(home: Path) -> object:
+    """Something equal before and after exactly when nothing in the store changed:
+    the SQLite file's bytes, or every row of every table on PostgreSQL."""
+    if not postgres.use_postgres():
+        return (home / "server" / "authsome.db").read_bytes()
+    connection = connect(home, autocommit=True)
+    try:
+        tables = [
+            name
+            for (name,) in connection.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'public' ORDER BY table_name"
+            ).fetchall()
+        ]
+        return {
+            table: connection.execute(f'SELECT * FROM "{table}" ORDER BY 1').fetchall()  # noqa: S608 - catalogue names
+            for table in tables
+        }
+    finally:
+        connection.close()
+
+
 _REFUSE_AUDIT = {
     "sqlite": (
         "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "

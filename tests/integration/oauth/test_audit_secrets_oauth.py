@@ -12,6 +12,7 @@ import json
 
 from tests.conftest import PASSWORD
 from tests.integration.oauth.conftest import OAuthEnv
+from tests.support import store
 from tests.support.oauth_browser import ScriptedBrowser
 from tests.support.oauth_server import DEVICE_CLIENT, STATIC_CLIENT
 from tests.unit.audit.test_events_documented import _documented
@@ -47,11 +48,7 @@ def test_no_oauth_secret_reaches_the_audit_trail(oauth_env: OAuthEnv) -> None:
     assert log.code == 0
     assert env.daemon.stop() == 0
 
-    with env.db() as db:
-        columns = [row[1] for row in db.execute("PRAGMA table_info(audit_events)")]
-        rows = [
-            dict(zip(columns, row, strict=True)) for row in db.execute("SELECT * FROM audit_events")
-        ]
+    rows = [dict(row) for row in store.rows(env.daemon.home, "SELECT * FROM audit_events")]
     text = "\n".join(json.dumps(row, default=str) for row in rows)
     secrets = [*env.server.secrets(), STATIC_CLIENT[1], PASSWORD]
     assert len(secrets) > 6  # codes, access and refresh tokens, the client secret
