@@ -38,6 +38,14 @@ ENV_KEY = "AUTHSOME_MASTER_KEY"
 ENV_KEY_FILE = "AUTHSOME_MASTER_KEY_FILE"
 
 
+class NoMasterKey(VaultKeyError):
+    """No source holds a master key and none is configured (a brand-new home).
+
+    The only "no key" answer: a configured source that fails (an unreadable
+    keyring, a missing keyring entry, a bad file) raises ``VaultKeyError``.
+    """
+
+
 @dataclass(frozen=True)
 class MasterKey:
     """The master key and where it came from; ``repr`` never shows the key."""
@@ -65,7 +73,7 @@ def load_master_key(
         if found is not None:
             return found
     if not create:
-        raise VaultKeyError(
+        raise NoMasterKey(
             f"No master key found: {ENV_KEY} and {ENV_KEY_FILE} are not set "
             f"and {layout.master_key_file} does not exist.",
             hint="Restore the master key this data was encrypted with.",

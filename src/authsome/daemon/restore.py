@@ -30,7 +30,7 @@ from pathlib import Path
 from authsome.config import ServerSettings
 from authsome.crypto.envelope import verify_key_check
 from authsome.crypto.keystores import KeyStore
-from authsome.crypto.masterkey import MasterKey, home_file_store, load_master_key
+from authsome.crypto.masterkey import MasterKey, NoMasterKey, home_file_store, load_master_key
 from authsome.daemon.services.backup import BackupFile, parse_backup, sqlite_path
 from authsome.errors import AuthsomeError, OperationNotAllowed, VaultKeyError
 from authsome.home import private_umask
@@ -125,11 +125,15 @@ def _occupancy(database: Path) -> str | None:
 
 
 def _current_key(settings: ServerSettings) -> MasterKey | None:
+    """The home's key; None only when no source holds or names one.
+
+    A key that is configured but cannot be had (an unreadable file, a keyring
+    that fails or lacks the entry ``server/keyring.json`` names) is an error:
+    restoring as if there were none would put a second key beside it.
+    """
     try:
         return load_master_key(settings.layout, create=False)
-    except VaultKeyError:
-        if settings.layout.master_key_file.exists():
-            raise  # a key is there but unreadable: never paper over it
+    except NoMasterKey:
         return None
 
 

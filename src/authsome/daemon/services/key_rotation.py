@@ -86,6 +86,7 @@ def rotate_master_key(
         )
     with _lock:
         fault_point("rotate:start")
+        _check_store_holds(master_key)
         new_key = new_master_key()
         store.write("new", new_key)
         fault_point("rotate:new-key-written")
@@ -107,6 +108,25 @@ def rotate_master_key(
         fault_point("rotate:current-replaced")
     rotated = MasterKey(new_key, master_key.source, store)
     return rotated, RotationResult(count, store.describe(), store.describe("old"))
+
+
+def _check_store_holds(master_key: MasterKey) -> None:
+    """Refuse to rotate when the store no longer holds the key in use.
+
+    Rotation keeps the replaced key as ``old`` by copying the store's current
+    slot; an emptied slot (a keyring entry deleted under the running daemon)
+    must not pass for "nothing to keep".
+    """
+    store = master_key.store
+    assert store is not None
+    held = store.read("current")
+    if held is None or held != master_key.key:
+        state = "no longer holds" if held is None else "holds another key than"
+        raise VaultKeyError(
+            f"The {store.describe()} {state} the master key in use; not rotating.",
+            hint="Put the key back where it was, or move it with `authsome vault backend "
+            "file` (the daemon still has it), then rotate.",
+        )
 
 
 def _rewrap_all(session: Session, old_key: bytes, new_key: bytes) -> int:
