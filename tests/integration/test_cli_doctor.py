@@ -62,6 +62,9 @@ def test_loose_permissions_fail_with_the_fix(claimed: Daemon) -> None:
         assert f"    fix: chmod 700 {claimed.home}" in human.out
         assert f"    fix: chmod 600 {key}" in human.out
         assert "✔ vault:" in human.out  # the rest still runs
+        # Reported, and then repaired by the checks that use the key (IdentityKey.load).
+        assert key.stat().st_mode & 0o777 == 0o600
+        key.chmod(0o644)
         as_json = claimed.cli("doctor", "--json")
         assert as_json.code == 1 and as_json.json["ok"] is False
         failed = {c["name"]: c["fix"] for c in as_json.json["checks"] if not c["ok"]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from authsome.client.api import DaemonClient
 from authsome.client.launcher import WaitNotice, start_background
 from authsome.client.settings import DaemonTarget, daemon_target, selected_identity
-from authsome.crypto.identity_keys import IdentityKey
+from authsome.crypto.identity_keys import IdentityKey, make_private
 from authsome.errors import DaemonUnavailable, IdentityUnknown
 from authsome.home import HomeLayout
 
@@ -58,6 +58,7 @@ def load_identity_key(layout: HomeLayout, handle: str | None) -> tuple[str, Iden
         raise IdentityUnknown(
             f"no key file for identity {handle!r} at {path}", hint="authsome init"
         )
+    make_private(layout.identities_dir, 0o700)  # others could list or swap its keys
     return handle, IdentityKey.load(path)
 
 

@@ -17,7 +17,10 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
+import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,6 +38,33 @@ _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _ED25519_MULTICODEC = b"\xed\x01"
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _KEY_BYTES = 32
+_MAX_PEM_BYTES = 16 * 1024
+_log = logging.getLogger("authsome.client")
+
+
+def make_private(
+    path: Path, mode: int, info: os.stat_result | None = None, fd: int | None = None
+) -> None:
+    """Give ``path`` ``mode`` if others may use it and this user owns it; else refuse.
+
+    For identity keys and their folders (AuthenticationFailed). ``fd`` (an open
+    file) is changed rather than the path, so the file checked is the file read.
+    """
+    info = info or path.stat()
+    if not stat.S_IMODE(info.st_mode) & 0o077:
+        return
+    if info.st_uid != os.geteuid():
+        raise AuthenticationFailed(
+            f"{path} is readable by others and belongs to another user "
+            f"(uid {info.st_uid}); refusing to use the identity key.",
+            hint=f"chown it to yourself and chmod it {mode:o}, or make a new identity "
+            "with `authsome init` in another AUTHSOME_HOME",
+        )
+    if fd is None:
+        os.chmod(path, mode)
+    else:
+        os.fchmod(fd, mode)
+    _log.warning("tightened the permissions of %s (it was readable by others)", path)
 
 
 def b64url_encode(data: bytes) -> str:
@@ -82,13 +112,21 @@ class IdentityKey:
 
     @classmethod
     def load(cls, path: Path) -> IdentityKey:
-        """Read a PEM PKCS#8 Ed25519 private key; AuthenticationFailed if unusable."""
+        """Read a PEM PKCS#8 Ed25519 private key; AuthenticationFailed if unusable.
+
+        A key file that others may read is made 0600 first when this user owns
+        it, and refused when another user does (its folder: ``make_private``).
+        """
         try:
-            pem = path.read_bytes()
+            with path.open("rb") as handle:
+                make_private(path, 0o600, os.fstat(handle.fileno()), handle.fileno())
+                pem = handle.read(_MAX_PEM_BYTES + 1)
         except OSError as exc:
             raise AuthenticationFailed(
                 f"Cannot read the identity key {path}: {exc.strerror}."
             ) from exc
+        if len(pem) > _MAX_PEM_BYTES:
+            raise AuthenticationFailed(f"The identity key {path} is too large to be a key.")
         try:
             private = serialization.load_pem_private_key(pem, password=None)
         except (ValueError, TypeError, UnsupportedAlgorithm) as exc:

@@ -1,11 +1,15 @@
 """Checks the daemon runs before it opens anything: who owns the home, who can read it.
 
-The home and ``server/`` must be 0700 and the files in ``server/`` (master
-key and its rotation copies, the database and its WAL, the CA key, the
-daemon record) 0600. Loose modes are repaired when the current user owns the
-path; a path owned by someone else is refused, since that user could have
-read or replaced the key. The daemon also runs with umask 077, so whatever
-it creates later (the database, its WAL) is private from the start.
+The home, ``server/``, ``client/`` and ``client/identities/`` must be 0700,
+and the files in ``server/`` (master key and its rotation copies, the
+database and its WAL, the CA key, the daemon record) and the identity keys
+``client/identities/*.key`` 0600. Loose modes are repaired when the current
+user owns the path; a path owned by someone else is refused, since that user
+could have read or replaced the key. The daemon also runs with umask 077, so
+whatever it creates later (the database, its WAL) is private from the start.
+
+The CLI checks an identity key the same way each time it uses one
+(``IdentityKey.load``), since a client may run without a local daemon.
 """
 
 from __future__ import annotations
@@ -29,22 +33,36 @@ def check_home(layout: HomeLayout) -> list[str]:
     """Repair or refuse unsafe modes; returns what was repaired (paths, no contents)."""
     os.umask(0o077)
     repaired: list[str] = []
-    for directory in (layout.root, layout.server_dir, layout.server_ca_dir):
+    directories = (
+        layout.root,
+        layout.server_dir,
+        layout.server_ca_dir,
+        layout.client_dir,
+        layout.identities_dir,
+    )
+    for directory in directories:
         if directory.is_dir():
             repaired += _tighten(directory, 0o700)
-    if layout.server_dir.is_dir():
-        for path in sorted(_server_files(layout)):
-            repaired += _tighten(path, 0o600)
+    for path in sorted(_server_files(layout) + _identity_keys(layout)):
+        repaired += _tighten(path, 0o600)
     for name in repaired:
         log.warning("tightened the permissions of %s (it was readable by others)", name)
     return repaired
 
 
 def _server_files(layout: HomeLayout) -> list[Path]:
+    if not layout.server_dir.is_dir():
+        return []
     files = [p for p in layout.server_dir.iterdir() if p.is_file() and not p.is_symlink()]
     if layout.server_ca_dir.is_dir():
         files += [p for p in layout.server_ca_dir.iterdir() if p.is_file() and not p.is_symlink()]
     return files
+
+
+def _identity_keys(layout: HomeLayout) -> list[Path]:
+    if not layout.identities_dir.is_dir():
+        return []
+    return [p for p in layout.identities_dir.glob("*.key") if p.is_file() and not p.is_symlink()]
 
 
 def _tighten(path: Path, mode: int) -> list[str]:
