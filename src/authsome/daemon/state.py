@@ -66,7 +66,7 @@ class DaemonState:
         self.resolver = CredentialResolver(
             self.sessions, self.vault_keys, outbound=self.outbound, changes=self.changes
         )
-        self.runs.share(self.changes, self.sessions)
+        self.runs.share(self.changes, self.sessions, persist=shared)
         self.audit = AuditBatcher(self.sessions)
 
     def _reload_catalogue(self, change: Change) -> None:

@@ -408,3 +408,29 @@ class SharedChange(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_shared_changes_created", "created_at"),)
+
+
+class RunSession(Base):
+    """A live `authsome run`, kept where every replica can find it (team mode).
+
+    `run --local-proxy` against a shared daemon calls ``/runs/{id}/…`` for
+    decisions and credentials, and a load balancer may hand each call to any
+    replica. The run token itself is never stored; its proxy is the starting
+    replica's. ``ended_at`` is set when the run ends (the row is then kept
+    only until pruned).
+    """
+
+    __tablename__ = "run_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    identity_id: Mapped[str] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"))
+    identity_handle: Mapped[str] = mapped_column(String(64))
+    principal_id: Mapped[str] = mapped_column(String(64))
+    vault_id: Mapped[str] = mapped_column(String(64))
+    connections: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    providers: Mapped[list[str] | None] = mapped_column(default=None)
+    deny_unmatched: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ix_run_sessions_identity", "identity_id"),)

@@ -53,6 +53,7 @@ def test_migrations_create_every_table_once(tmp_path: Path) -> None:
         "pop_replay",
         "shared_changes",
         "deployment_keys",
+        "run_sessions",
     }
     assert tables == expected
     assert current_revision(engine) == ",".join(sorted(_script_heads()))

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from authsome.audit.writer import DROPPED_EVENT
@@ -102,7 +103,8 @@ async def run_resolve(
     run_id: str, body: RunResolveRequest, request: Request, caller: CallerDep, state: StateDep
 ) -> RunResolvePublic:
     """The daemon proxy's decision for one request of this run."""
-    run = _own_run(state, caller, run_id)
+    # A run another replica started is read from the store: not on the event loop.
+    run = await run_in_threadpool(_own_run, state, caller, run_id)
     backend = getattr(request.app.state, "proxy_backend", None)
     if backend is None:
         raise DaemonUnavailable("this daemon has no proxy engine running")
