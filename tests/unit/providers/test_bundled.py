@@ -456,6 +456,14 @@ ENV: dict[str, set[str]] = {
 
 #: Key shapes from the services' documentation: (accepted, refused).
 KEYS: dict[str, tuple[list[str], list[str]]] = {
+    "airtable": (
+        ["patAbCdEfGhIjKlMn0." + "0123456789abcdef" * 4],
+        ["key3jaF0r7yhRPZDU", "patAbCdEfGhIjKlMn0", "pat.abc"],  # legacy keys ended in 2024
+    ),
+    "brevo": (
+        ["xkeysib-" + "0a1b2c3d" * 8 + "-AbCdEfGh12345678"],
+        ["xsmtpsib-" + "0a1b2c3d" * 8 + "-AbCdEfGh12345678", "0a1b2c3d"],  # an SMTP key
+    ),
     "dub": (["dub_AbC123xyz"], ["AbC123xyz", "dub_"]),
     "github-pat": (
         ["ghp_" + "a1B2" * 9, "github_pat_" + "11ABCDEFG0_" * 5],
@@ -463,11 +471,20 @@ KEYS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "huggingface": (["hf_AbCdEfGhIjKlMnOp"], ["AbCdEfGh", "api_xyz"]),
     "klaviyo": (["pk_0123456789abcdef0123456789abcdef01"], ["0123456789abcdef", "sk_live_x"]),
+    "linear-api-key": (
+        ["lin_api_" + "Ab1" * 13 + "C"],
+        ["lin_oauth_" + "a" * 40, "Ab1" * 13, "lin_api_"],
+    ),
     "mailchimp": (["0123456789abcdef0123456789abcdef-us6"], ["0123456789abcdef", "abc-us"]),
+    "supabase": (
+        ["sbp_" + "0123456789abcdef" * 2 + "01234567", "sbp_fc" + "0a" * 20],  # classic, scoped
+        ["sb_secret_AbC123", "eyJhbGciOiJIUzI1NiJ9.e30.x", "sbp_"],  # project keys are not PATs
+    ),
     "stripe": (
         ["sk_test_51Habc", "sk_live_51Habc", "rk_live_51Habc"],
         ["pk_live_51Habc", "sk_prod_x", "whsec_x"],
     ),
+    "tolt": (["tlt_live_" + "Ab3dE" * 5], ["live_" + "Ab3dE" * 5, "tlt_", "tlt-live-x"]),
     "twilio": (
         ["AC" + "0a" * 16 + ":authtoken123", "SK" + "1b" * 16 + ":Secret456"],
         ["AC" + "0a" * 16, "AC123:token", "user:pass"],
