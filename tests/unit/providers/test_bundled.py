@@ -53,7 +53,7 @@ REQUIRED = {
 #: Providers whose only entries wait for a {base_url} are listed in TEMPLATED instead.
 REAL: dict[str, list[tuple[str, str]]] = {
     "ahrefs": [("api.ahrefs.com", "/v3/site-explorer/domain-rating")],
-    "airtable": [("api.airtable.com", "/v0/meta/bases")],
+    "airtable": [("api.airtable.com", "/v0/meta/bases"), ("content.airtable.com", "/v0/appX/recX/fldX/uploadAttachment")],
     "anthropic": [("api.anthropic.com", "/v1/messages")],
     "apollo": [("api.apollo.io", "/api/v1/mixed_people/search")],
     "asana": [("app.asana.com", "/api/1.0/users/me")],
@@ -63,6 +63,8 @@ REAL: dict[str, list[tuple[str, str]]] = {
         ("bedrock-runtime.us-east-1.amazonaws.com", "/model/anthropic.claude-3-5-haiku-20241022-v1:0/converse"),
         ("bedrock-runtime.eu-central-1.amazonaws.com", "/model/x/invoke"),
         ("bedrock.us-west-2.amazonaws.com", "/foundation-models"),
+        *((f"bedrock-runtime.{region}.amazonaws.com", "/model/x/converse")
+          for region in ("ca-west-1", "ap-east-2", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7")),
     ],
     "beehiiv": [("api.beehiiv.com", "/v2/publications")],
     "box": [("api.box.com", "/2.0/users/me"), ("upload.box.com", "/api/2.0/files/content")],
@@ -75,7 +77,7 @@ REAL: dict[str, list[tuple[str, str]]] = {
     "cloudflare-mcp": [("mcp.cloudflare.com", "/mcp")],
     "cohere": [("api.cohere.com", "/v2/chat")],
     "confluence": [("api.atlassian.com", "/ex/confluence/11223344/wiki/api/v2/pages")],
-    "datadog": [("api.datadoghq.com", "/api/v1/validate"), ("api.datadoghq.eu", "/api/v2/series")],
+    "datadog": [("api.datadoghq.com", "/api/v1/validate"), ("api.datadoghq.eu", "/api/v2/series"), ("api.ap2.datadoghq.com", "/api/v1/validate")],
     "deepseek": [("api.deepseek.com", "/chat/completions")],
     "discord": [("discord.com", "/api/v10/users/@me"), ("discord.com", "/api/users/@me/guilds")],
     "dropbox": [("api.dropboxapi.com", "/2/files/list_folder"), ("content.dropboxapi.com", "/2/files/download")],
