@@ -355,6 +355,13 @@ OAUTH_ENDPOINTS: dict[str, tuple[str | None, str | None, str | None, str | None]
         "https://api.notion.com/v1/oauth/revoke",
         None,
     ),
+    # Postiz's hosted device-code server (docs.postiz.com/cli/authentication)
+    "postiz": (
+        None,
+        "https://cli-auth.postiz.com/device/token",
+        None,
+        "https://cli-auth.postiz.com/device/code",
+    ),
     "reddit": (
         "https://www.reddit.com/api/v1/authorize?duration=permanent",
         "https://www.reddit.com/api/v1/access_token",
@@ -367,10 +374,23 @@ OAUTH_ENDPOINTS: dict[str, tuple[str | None, str | None, str | None, str | None]
         "{base_url}/services/oauth2/revoke",
         None,
     ),
+    "sentry-mcp": (
+        "https://mcp.sentry.dev/oauth/authorize",
+        "https://mcp.sentry.dev/oauth/token",
+        None,
+        None,
+    ),
     "slack": (
         "https://slack.com/oauth/v2/authorize",
         "https://slack.com/api/oauth.v2.access",
         None,  # auth.revoke revokes the calling token
+        None,
+    ),
+    # Slack's user-token endpoints, which its MCP server requires
+    "slack-mcp": (
+        "https://slack.com/oauth/v2_user/authorize",
+        "https://slack.com/api/oauth.v2.user.access",
+        None,
         None,
     ),
     "todoist": (
@@ -454,6 +474,10 @@ ENV: dict[str, set[str]] = {
     "slack": {"SLACK_BOT_TOKEN"},
     "stripe-mcp": {"STRIPE_SECRET_KEY"},
     "together": {"TOGETHER_API_KEY"},
+    "dub": {"DUB_API_KEY"},
+    "pagerduty": {"PAGERDUTY_TOKEN"},
+    "perplexity": {"PERPLEXITY_API_KEY"},
+    "tolt": {"TOLT_API_KEY"},
 }
 
 #: Key shapes from the services' documentation: (accepted, refused).
@@ -730,8 +754,7 @@ def test_refresh_needing_scopes_are_asked_by_default(name: str) -> None:
 
 
 def test_the_endpoint_table_covers_every_pkce_provider() -> None:
-    # slack-mcp: Slack's user-token endpoints for MCP apps (see its docs_url)
-    pkce = {n for n, d in BY_NAME.items() if d.flow == "pkce"} - {"slack-mcp"}
+    pkce = {n for n, d in BY_NAME.items() if d.flow == "pkce"}
     assert pkce <= set(OAUTH_ENDPOINTS)
 
 
