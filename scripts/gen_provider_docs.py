@@ -45,7 +45,12 @@ How to read the tables:
   proxy puts the real credential on the wire.
 - `{{base_url}}` entries belong to self-hosted or per-tenant services (GitHub
   Enterprise, GitLab self-managed, Shopify, your Atlassian site). They match
-  nothing until a connection records its base URL.
+  nothing until a connection is logged in with `authsome login NAME
+  --base-url https://your.instance.example`; then that instance's hosts get
+  that connection's credential, in its owner's vault only, and the
+  provider's listed (public) hosts never do. A base URL is an `https://` URL
+  of a host name (no IP address, port, user info, query or fragment), and its
+  hosts may not be ones another provider already claims.
 - Providers marked *alternative to* share hosts with another provider (an API
   key beside OAuth); the proxy uses the first of them you are connected to.
 - Providers marked *not injected* cannot be served by the proxy; requests to
@@ -130,7 +135,10 @@ def _section(defn: ProviderDefinition) -> str:
     lines.append(f"- Auth: {defn.auth_type}, flow `{defn.flow}`")
     lines.append(f"- Hosts: {_code(defn.api_url)}")
     if any(is_templated(entry) for entry in defn.api_url):
-        lines.append("- Waits for a base URL: `{base_url}` entries match once a connection has one")
+        lines.append(
+            "- Per instance: `{base_url}` entries match a connection's own "
+            "`--base-url`, for that connection only"
+        )
     lines.append(f"- Header: {_header(defn)}")
     if defn.injection == "unsupported":
         lines.append(f"- Not injected: {defn.injection_reason}")

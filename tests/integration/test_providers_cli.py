@@ -226,12 +226,13 @@ def test_only_admins_register_or_remove(claimed: Daemon, tmp_path: Path) -> None
 
 
 def test_base_url_is_refused_for_an_api_key_login_instead_of_ignored(claimed: Daemon) -> None:
+    """A provider without {base_url} hosts has no instance to record (shopify has one)."""
     refused = claimed.cli(
-        "login", "shopify", "--base-url", "https://acme.myshopify.com", "--key-stdin",
-        input="shpat_0123456789abcdef\n",
+        "login", "openai", "--base-url", "https://acme.myshopify.com", "--key-stdin",
+        input="sk-proj-0123456789abcdefghij\n",
     )  # fmt: skip
     assert refused.code == 2
-    assert "--base-url is for OAuth2 logins" in refused.err
+    assert "openai has no per-instance hosts, so it takes no --base-url" in refused.err
     connections = claimed.cli("connections", "list", "--json")
     assert connections.code == 0, connections.err
     assert connections.json == []

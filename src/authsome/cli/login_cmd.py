@@ -2,7 +2,10 @@
 
 API-key providers read the key from a masked prompt (or stdin); OAuth2
 providers log in through the daemon (``oauth_login``): browser with PKCE,
-the device flow, or dynamic client registration.
+the device flow, or dynamic client registration. ``--base-url`` names your
+own instance of a multi-tenant service (GitHub Enterprise, self-managed
+GitLab, a Shopify shop, an Atlassian site): its hosts then get this
+connection's credential, and the service's public hosts never do.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ from authsome.cli.secrets_input import read_secret
     help="OAuth2: browser login (pkce) or a code to enter on any device (device_code).",
 )
 @click.option("--scopes", help='OAuth2: scopes to ask for ("read,write"); default the provider\'s.')
-@click.option("--base-url", help="OAuth2: your instance of a multi-tenant service.")
+@click.option(
+    "--base-url",
+    help="Your instance of a multi-tenant service (https://ghe.example.com, a Shopify shop).",
+)
 @click.option("--no-browser", is_flag=True, help="OAuth2: print the login URL, do not open it.")
 @click.option(
     "--client-stdin",
@@ -62,17 +68,14 @@ def login(
             )
             created = oauth_login(client, info, options)
         else:
-            if base_url:
-                from authsome.errors import InvalidInput
-
-                raise InvalidInput(
-                    f"--base-url is for OAuth2 logins; {provider} takes an API key, and "
-                    "API-key connections to a self-hosted instance are not supported yet"
-                )
+            if base_url is not None:
+                base_url = _checked_base_url(info, base_url)  # before the key is typed
             api_key = read_secret(
                 f"{info['display_name']} API key", from_stdin=key_stdin, flag="--key-stdin"
             )
-            created = client.login_api_key(provider, api_key, connection=connection, force=force)
+            created = client.login_api_key(
+                provider, api_key, connection=connection, force=force, base_url=base_url
+            )
     if as_json:
         emit_json(created)
         return
@@ -80,6 +83,20 @@ def login(
     who = account.get("email") or account.get("preferred_username") or account.get("sub")
     shown = f" ({who})" if who else ""
     say(f"logged in to {provider} as connection {created['name']!r}{shown}")
+
+
+def _checked_base_url(info: dict[str, object], base_url: str) -> str:
+    """Refuse a --base-url the daemon would refuse, before asking for the key."""
+    from authsome.errors import InvalidInput
+    from authsome.providers.matching import check_instance_base_url, is_templated
+
+    entries = info.get("api_url")
+    if not isinstance(entries, list) or not any(is_templated(str(e)) for e in entries):
+        raise InvalidInput(f"{info['name']} has no per-instance hosts, so it takes no --base-url")
+    try:
+        return check_instance_base_url(base_url)
+    except ValueError as exc:
+        raise InvalidInput(f"--base-url: {exc}") from None
 
 
 @click.command("logout")

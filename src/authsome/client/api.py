@@ -135,9 +135,22 @@ class DaemonClient:
         return result
 
     def login_api_key(
-        self, provider: str, api_key: str, *, connection: str = "default", force: bool = False
+        self,
+        provider: str,
+        api_key: str,
+        *,
+        connection: str = "default",
+        force: bool = False,
+        base_url: str | None = None,
     ) -> dict[str, Any]:
-        body = {"provider": provider, "connection": connection, "api_key": api_key, "force": force}
+        body: dict[str, Any] = {
+            "provider": provider,
+            "connection": connection,
+            "api_key": api_key,
+            "force": force,
+        }
+        if base_url is not None:  # the instance of a multi-tenant provider (Shopify shop)
+            body["base_url"] = base_url
         result: dict[str, Any] = self.request("POST", "/connections", json=body)
         return result
 

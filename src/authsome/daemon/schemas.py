@@ -100,6 +100,8 @@ class ApiKeyLogin(Strict):
     connection: str = Field("default", max_length=64)
     api_key: SecretStr = Field(max_length=16 * 1024)
     force: bool = False
+    #: The instance of a multi-tenant provider (a Shopify shop, an Atlassian site).
+    base_url: str | None = Field(None, max_length=2048)
 
 
 class ConnectionPublic(BaseModel):

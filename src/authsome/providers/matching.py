@@ -31,11 +31,17 @@ Rules (DESIGN §1, "Provider definition"):
 
 Entries with a ``{base_url}`` placeholder (multi-tenant services: GitHub
 Enterprise, self-managed GitLab, a Shopify shop) match nothing on their own.
-They become patterns only for base URLs handed in as ``base_urls`` (provider
-name → URLs, each joined by :func:`resolve_base_url`). Nothing passes any
-yet: connections do not record a base URL until ``authsome login
---base-url`` exists, and the daemon will then build its matcher with the
-base URLs of all connections.
+A connection logged in with a base URL is an :class:`Instance`;
+``ProviderMatcher.with_instances`` adds, for each, the provider's templated
+entries filled with that base URL (:func:`resolve_base_url`). Such a
+pattern leads to that connection only (its :class:`Owner` names it), so one
+vault's GitHub Enterprise token goes to its own server and nowhere else. The
+patterns follow the rules above; an instance pattern equal to another
+provider's pattern is left out and reported in ``conflicts`` (the login that
+would create it is refused), and one equal to its own provider's listed
+pattern is served as that listed pattern. A base URL must be
+:func:`check_instance_base_url`-clean: an https URL of a DNS name, no IP
+literal, port, user info, query or fragment.
 
 Example::
 
@@ -48,6 +54,7 @@ Example::
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -77,26 +84,60 @@ def is_templated(entry: str) -> bool:
     return BASE_URL_PLACEHOLDER in entry
 
 
+def check_instance_base_url(base_url: str) -> str:
+    """A tenant's base URL as stored and matched: ``https://host[/path]``, no trailing slash.
+
+    The host must be a DNS name of two or more labels (``ghe.corp.example``),
+    never an IP literal: a tenant of a hosted service has a name, and an
+    address (loopback included) would point a credential at whatever listens
+    there. No user info, port, query or fragment; a path is plain segments
+    (``https://corp.example/gitlab``). ``ValueError`` with a message fit for
+    users otherwise.
+    """
+    text = base_url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a valid URL ({exc})") from None
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise ValueError("a base URL must be an https:// URL with a host")
+    if parts.username is not None or port is not None or parts.query or parts.fragment:
+        raise ValueError("a base URL must not carry user info, a port, a query or a fragment")
+    if "#" in text or "?" in text:
+        raise ValueError("a base URL must not carry a query or a fragment")
+    host = normalize_host(parts.hostname)
+    if _is_ip_literal(host):
+        raise ValueError("a base URL must name its host, not an IP address")
+    labels = host.split(".")
+    if len(labels) < 2 or len(host) > _MAX_HOST_LENGTH:
+        raise ValueError(f"{host!r} is not a full host name (e.g. ghe.corp.example)")
+    if not all(_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"{host!r} is not a valid host name")
+    path = parts.path.rstrip("/")
+    if path:
+        parse_path_prefix(path)  # plain segments only, no '.' or '..'
+    return f"https://{host}{path}"
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def resolve_base_url(entry: str, base_url: str) -> str:
     """Fill ``{base_url}`` in an ``api_url`` entry with a tenant's base URL.
 
     ``resolve_base_url("{base_url}/api/", "https://ghe.corp.example")`` is
-    ``"https://ghe.corp.example/api/"``. ``base_url`` must be an https URL
-    with a host, optionally a path, and nothing else (no user info, port,
-    query or fragment); ``ValueError`` otherwise.
+    ``"https://ghe.corp.example/api/"``. ``base_url`` must pass
+    :func:`check_instance_base_url`; ``ValueError`` otherwise.
     """
     if not entry.startswith(BASE_URL_PLACEHOLDER):
         raise ValueError("the entry does not start with {base_url}")
-    try:
-        parts = urlsplit(base_url)
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"{base_url!r} is not a valid URL ({exc})") from None
-    if parts.scheme != "https" or not parts.hostname:
-        raise ValueError("a base URL must be an https:// URL with a host")
-    if parts.username is not None or port is not None or parts.query or parts.fragment:
-        raise ValueError("a base URL must not carry user info, a port, a query or a fragment")
-    return base_url.rstrip("/") + entry[len(BASE_URL_PLACEHOLDER) :]
+    return check_instance_base_url(base_url) + entry[len(BASE_URL_PLACEHOLDER) :]
 
 
 def _parse_host(text: str) -> tuple[str, bool]:
@@ -210,10 +251,32 @@ def _request_path(path: str) -> str | None:
     return path
 
 
+class Instance(NamedTuple):
+    """One connection's own instance of a multi-tenant provider (GHE, a Shopify shop)."""
+
+    provider: str
+    connection: str
+    base_url: str
+
+
+class Owner(NamedTuple):
+    """Where a matched request's credential comes from.
+
+    ``connection`` is ``None`` on a provider's listed hosts (the run's choice
+    of connection applies); on an instance's hosts it names the one
+    connection logged in there, and ``base_url`` the instance it was matched for.
+    """
+
+    provider: str
+    connection: str | None = None
+    base_url: str | None = None
+
+
 class _Route(NamedTuple):
-    """A path restriction (``None``: any path) and the providers it leads to, in order."""
+    """A path restriction (``None``: any path) and whom it leads to, in order."""
 
     prefix: str | None
+    owners: tuple[Owner, ...]
     providers: tuple[str, ...]
 
     def accepts(self, path: str | None) -> bool:
@@ -248,33 +311,108 @@ class ProviderMatcher:
     ``match`` costs one dictionary lookup for the exact host plus one per
     label of the host for wildcards; ``intercepts_host`` the same, with no
     path work, so the proxy can decide before any TLS whether to intercept.
+    ``with_instances`` adds connections' own instances to a copy, reusing the
+    parsed catalogue.
     """
 
-    def __init__(
+    def __init__(self, providers: Iterable[ProviderDefinition]) -> None:
+        self._providers = {provider.name: provider for provider in providers}
+        self._groups: dict[HostPattern, str] = {}
+        self._listed: dict[HostPattern, _Route] = {}
+        names_of: dict[HostPattern, list[str]] = {}
+        for provider in self._providers.values():
+            for entry in provider.api_url:
+                if not is_templated(entry):
+                    self._claim(HostPattern.parse(entry), provider, names_of)
+        for pattern, names in names_of.items():
+            ordered = _in_order(names, self._groups[pattern])
+            self._listed[pattern] = _Route(
+                pattern.path, tuple(Owner(name) for name in ordered), ordered
+            )
+        self._conflicts: dict[Instance, str] = {}
+        self._index(self._listed)
+
+    def _claim(
         self,
-        providers: Iterable[ProviderDefinition],
-        *,
-        base_urls: Mapping[str, Iterable[str]] | None = None,
+        pattern: HostPattern,
+        provider: ProviderDefinition,
+        names_of: dict[HostPattern, list[str]],
     ) -> None:
-        owners: dict[HostPattern, tuple[str, list[str]]] = {}
-        for provider in providers:
-            for pattern in _patterns(provider, (base_urls or {}).get(provider.name, ())):
-                group, names = owners.setdefault(pattern, (_group(provider), []))
-                if group != _group(provider):
-                    first, second = sorted((names[0], provider.name))
-                    raise InvalidProvider(
-                        f"providers '{first}' and '{second}' both claim '{pattern}'; "
-                        "a request there would have no single owner",
-                        hint="narrow one of them with a longer path or a more specific host, "
-                        "or mark one as alternative_to the other",
-                    )
-                if provider.name not in names:
-                    names.append(provider.name)
+        """Record ``provider`` as an owner of ``pattern``; a tie between groups is an error."""
+        group = self._groups.setdefault(pattern, _group(provider))
+        names = names_of.setdefault(pattern, [])
+        if group != _group(provider):
+            first, second = sorted((names[0], provider.name))
+            raise InvalidProvider(
+                f"providers '{first}' and '{second}' both claim '{pattern}'; "
+                "a request there would have no single owner",
+                hint="narrow one of them with a longer path or a more specific host, "
+                "or mark one as alternative_to the other",
+            )
+        if provider.name not in names:
+            names.append(provider.name)
+
+    def with_instances(self, instances: Iterable[Instance]) -> ProviderMatcher:
+        """A copy that also matches each instance's hosts, for its connection only.
+
+        An instance whose base URL does not fit, or whose patterns another
+        provider already claims, is left out whole and listed in ``conflicts``.
+        """
+        copy = object.__new__(ProviderMatcher)
+        copy._providers, copy._listed = self._providers, self._listed
+        copy._groups = dict(self._groups)  # instance patterns join it, for ties between them
+        copy._conflicts = {}
+        owners: dict[HostPattern, list[Owner]] = {}
+        for instance in instances:
+            copy._add_instance(instance, owners)
+        routes = dict(self._listed)
+        for pattern, found in owners.items():
+            group = copy._groups[pattern]
+            found.sort(key=lambda owner: owner.provider != group)  # stable: given order within
+            providers = tuple(dict.fromkeys(owner.provider for owner in found))
+            routes[pattern] = _Route(pattern.path, tuple(found), providers)
+        copy._index(routes)
+        return copy
+
+    def _add_instance(self, instance: Instance, owners: dict[HostPattern, list[Owner]]) -> None:
+        provider = self._providers.get(instance.provider)
+        if provider is None:
+            return  # its provider was removed: there is nothing to match
+        try:
+            base_url = check_instance_base_url(instance.base_url)
+            patterns = [
+                HostPattern.parse(resolve_base_url(entry, base_url))
+                for entry in provider.api_url
+                if is_templated(entry)
+            ]
+        except ValueError as exc:
+            self._conflicts[instance] = f"its base URL {instance.base_url!r} does not fit: {exc}"
+            return
+        group = _group(provider)
+        for pattern in patterns:
+            taken = self._groups.get(pattern)
+            if taken is not None and taken != group:
+                holder = self._listed[pattern].providers[0] if pattern in self._listed else taken
+                self._conflicts[instance] = f"'{pattern}' already belongs to {holder}"
+                return
+        owner = Owner(instance.provider, instance.connection, base_url)
+        for pattern in patterns:
+            if pattern in self._listed:
+                continue  # the provider's own listed pattern: served as listed
+            self._groups.setdefault(pattern, group)
+            owners.setdefault(pattern, []).append(owner)
+
+    @property
+    def conflicts(self) -> Mapping[Instance, str]:
+        """Instances left out by ``with_instances``, and why (for the login that adds one)."""
+        return self._conflicts
+
+    def _index(self, routes: Mapping[HostPattern, _Route]) -> None:
         exact: dict[str, list[_Route]] = {}
         wildcard: dict[str, list[_Route]] = {}
-        for pattern, (group, names) in owners.items():
+        for pattern, route in routes.items():
             table = wildcard if pattern.wildcard else exact
-            table.setdefault(pattern.host, []).append(_Route(pattern.path, _in_order(names, group)))
+            table.setdefault(pattern.host, []).append(route)
         self._exact = {host: _routes_by_depth(r) for host, r in exact.items()}
         self._wildcard = {suffix: _routes_by_depth(r) for suffix, r in wildcard.items()}
 
@@ -293,13 +431,7 @@ class ProviderMatcher:
                 yield routes
             dot = host.find(".", dot + 1)
 
-    def match_all(self, host: str, path: str) -> tuple[str, ...]:
-        """Every provider owning a request, in the order to try them; ``()`` for none.
-
-        More than one only for alternatives (see the module docstring).
-        ``host`` is the bare host (no port: a host with one matches nothing,
-        so the request is tunnelled untouched); ``path`` may carry a query.
-        """
+    def _route(self, host: str, path: str) -> _Route | None:
         request_path: str | None = None
         cleaned = False
         for routes in self._candidates(host):
@@ -307,8 +439,27 @@ class ProviderMatcher:
                 if route.prefix is not None and not cleaned:
                     request_path, cleaned = _request_path(path), True
                 if route.accepts(request_path):
-                    return route.providers
-        return ()
+                    return route
+        return None
+
+    def match_owners(self, host: str, path: str) -> tuple[Owner, ...]:
+        """Whom a request goes to, in the order to try them; ``()`` for no one.
+
+        On an instance's hosts every owner names its connection; elsewhere
+        none does. ``host`` is the bare host (no port: a host with one
+        matches nothing, so the request is tunnelled untouched); ``path``
+        may carry a query.
+        """
+        route = self._route(host, path)
+        return route.owners if route is not None else ()
+
+    def match_all(self, host: str, path: str) -> tuple[str, ...]:
+        """Every provider owning a request, in the order to try them; ``()`` for none.
+
+        More than one only for alternatives (see the module docstring).
+        """
+        route = self._route(host, path)
+        return route.providers if route is not None else ()
 
     def match(self, host: str, path: str) -> str | None:
         """The name of the (first) provider owning a request, or ``None``."""
@@ -318,18 +469,3 @@ class ProviderMatcher:
     def intercepts_host(self, host: str) -> bool:
         """Whether some path on ``host`` belongs to a provider (decided before TLS)."""
         return next(iter(self._candidates(host)), None) is not None
-
-
-def _patterns(provider: ProviderDefinition, base_urls: Iterable[str]) -> Iterable[HostPattern]:
-    """The provider's patterns: plain entries, and templated ones once per base URL."""
-    for entry in provider.api_url:
-        if not is_templated(entry):
-            yield HostPattern.parse(entry)
-            continue
-        for base_url in base_urls:
-            try:
-                yield HostPattern.parse(resolve_base_url(entry, base_url))
-            except ValueError as exc:
-                raise InvalidProvider(
-                    f"{provider.name}: base URL {base_url!r} does not fit {entry!r}: {exc}"
-                ) from None

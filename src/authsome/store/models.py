@@ -141,6 +141,9 @@ class Connection(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The instance of a multi-tenant provider an API-key connection belongs to
+    # (``login --base-url``); OAuth connections keep it in oauth_grants.endpoints.
+    base_url: Mapped[str | None] = mapped_column(String(2048), default=None)
 
     __table_args__ = (UniqueConstraint("vault_id", "provider", "name", name="uq_connection_name"),)
 

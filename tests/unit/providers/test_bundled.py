@@ -13,7 +13,7 @@ from importlib import resources
 import pytest
 
 from authsome.providers.catalogue import ProviderCatalogue, bundled_providers
-from authsome.providers.matching import HostPattern, is_templated
+from authsome.providers.matching import HostPattern, Instance, is_templated
 from authsome.providers.schema import ProviderDefinition, load_provider_json
 
 CATALOGUE = ProviderCatalogue.load()
@@ -631,9 +631,7 @@ def test_base_url_entries_wait_for_a_base_url(name: str) -> None:
     assert any(is_templated(entry) for entry in defn.api_url)
     assert "{base_url}" in (defn.description or "")
     assert CATALOGUE.matcher.match(host, path) is None
-    from authsome.providers.matching import ProviderMatcher
-
-    resolved = ProviderMatcher(bundled_providers(), base_urls={name: [base_url]})
+    resolved = CATALOGUE.matcher.with_instances([Instance(name, "default", base_url)])
     assert resolved.match(host, path) == name
     assert resolved.match(f"{host}.evil.test", path) is None
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from authsome.errors import InvalidProvider
-from authsome.providers.matching import HostPattern, ProviderMatcher, resolve_base_url
+from authsome.providers.matching import (
+    HostPattern,
+    Instance,
+    Owner,
+    ProviderMatcher,
+    resolve_base_url,
+)
 from authsome.providers.schema import ProviderDefinition
 
 
@@ -341,18 +347,22 @@ def test_resolve_base_url_refuses(base_url: str) -> None:
         resolve_base_url("{base_url}/api/", base_url)
 
 
-def test_base_urls_turn_templated_entries_into_patterns() -> None:
+def test_instances_turn_templated_entries_into_patterns() -> None:
     ghe = provider("github-enterprise", "{base_url}/api/")
     assert ProviderMatcher([ghe]).match("ghe.corp.example", "/api/v3/user") is None
-    matcher = ProviderMatcher([ghe], base_urls={"github-enterprise": ["https://ghe.corp.example"]})
+    instance = Instance("github-enterprise", "work", "https://ghe.corp.example")
+    matcher = ProviderMatcher([ghe]).with_instances([instance])
     assert matcher.match("ghe.corp.example", "/api/v3/user") == "github-enterprise"
+    assert matcher.match_owners("ghe.corp.example", "/api/v3/user") == (
+        Owner("github-enterprise", "work", "https://ghe.corp.example"),
+    )
     assert matcher.match("ghe.corp.example", "/login") is None
     assert matcher.match("ghe.corp.example.evil.test", "/api/v3/user") is None
 
 
-def test_a_bad_base_url_names_the_provider() -> None:
-    with pytest.raises(InvalidProvider, match=r"github-enterprise: base URL 'http://x\.example'"):
-        ProviderMatcher(
-            [provider("github-enterprise", "{base_url}/api/")],
-            base_urls={"github-enterprise": ["http://x.example"]},
-        )
+def test_a_bad_base_url_is_left_out_and_says_why() -> None:
+    instance = Instance("github-enterprise", "work", "http://x.example")
+    matcher = ProviderMatcher([provider("github-enterprise", "{base_url}/api/")])
+    resolved = matcher.with_instances([instance])
+    assert "https://" in resolved.conflicts[instance]
+    assert not resolved.intercepts_host("x.example")

@@ -18,6 +18,7 @@ from authsome.daemon.services.connections import (
     remove_connection,
     store_api_key,
 )
+from authsome.daemon.services.instances import check_new_instance
 from authsome.daemon.services.oauth_revoke import Revocation, revocation_for, revoke
 from authsome.errors import ConnectionNotFound, IdentityPending
 from authsome.store.db import transaction
@@ -51,10 +52,25 @@ def connections(caller: CallerDep, state: StateDep) -> list[ConnectionPublic]:
 
 @router.post("/connections", status_code=201)
 def login_api_key(body: ApiKeyLogin, caller: CallerDep, state: StateDep) -> ConnectionPublic:
-    """Store an API key for a provider, sealed with the vault's data key."""
-    provider = state.catalogue.get(body.provider)
+    """Store an API key for a provider, sealed with the vault's data key.
+
+    ``base_url`` names the connection's own instance of a multi-tenant
+    provider; the proxy then sends the key to that instance's hosts only.
+    """
+    catalogue = state.catalogue
+    provider = catalogue.get(body.provider)
     with transaction(state.sessions) as db:
         vault = _vault(db, caller)
+        base_url = None
+        if body.base_url is not None:
+            base_url = check_new_instance(
+                db,
+                catalogue,
+                vault.id,
+                provider,
+                connection=check_connection_name(body.connection),
+                base_url=body.base_url,
+            )
         connection = store_api_key(
             db,
             state.vault_keys,
@@ -64,6 +80,7 @@ def login_api_key(body: ApiKeyLogin, caller: CallerDep, state: StateDep) -> Conn
             api_key=body.api_key.get_secret_value(),
             force=body.force,
             actor=_actor(caller),
+            base_url=base_url,
         )
         public = _public(connection)
     state.resolver.invalidate(vault.id, provider.name)

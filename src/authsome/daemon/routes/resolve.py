@@ -1,8 +1,8 @@
 """``POST /resolve``: the headers a request to a URL needs (the library's path).
 
-The same decisions as the proxy (matching, grants, connection choice) for
-agents that add headers themselves. Every answer is audited as
-``credential_resolved``; refusals as ``denied``.
+The same decisions as the proxy (matching, grants, connection choice, a
+connection's own instance) for agents that add headers themselves. Every
+answer is audited as ``credential_resolved``; refusals as ``denied``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from authsome.audit.writer import UNAVAILABLE_MESSAGE
 from authsome.daemon.deps import CallerDep, StateDep
 from authsome.daemon.schemas import ResolvePublic, ResolveRequest
 from authsome.daemon.services.caller import Caller
+from authsome.daemon.services.instances import Choice, choose_connection
 from authsome.daemon.state import DaemonState
 from authsome.errors import (
     AuditUnavailable,
@@ -23,6 +24,7 @@ from authsome.errors import (
     InvalidInput,
     OperationNotAllowed,
 )
+from authsome.providers.matching import Owner
 
 router = APIRouter(tags=["resolve"])
 
@@ -34,14 +36,19 @@ def resolve(body: ResolveRequest, caller: CallerDep, state: StateDep) -> Resolve
     if parts.scheme != "https" or not parts.hostname:
         raise InvalidInput("credentials are only resolved for https:// URLs")
     host, path = parts.hostname, parts.path or "/"
-    names = state.catalogue.matcher.match_all(host, path)
-    if not names:
+    matcher = state.resolver.instances.matcher(caller.vault_id, state.catalogue)
+    owners = matcher.match_owners(host, path)
+    if not owners:
         return ResolvePublic(provider=None, connection=None, headers={})
+    names = tuple(dict.fromkeys(owner.provider for owner in owners))
     allowed = [candidate for candidate in names if caller.grant.allows_provider(candidate)]
     if not allowed:
         _audit(state, caller, names[0], None, host, path, "denied", "not in grant")
         raise OperationNotAllowed(f"this agent's grant does not include {names[0]}")
-    name = _first_connected(state, caller, allowed, body.connection)
+    name, choice = _first_connected(state, caller, allowed, owners, body.connection)
+    if isinstance(choice, str):
+        _audit(state, caller, name, body.connection, host, path, "denied", "another instance")
+        raise OperationNotAllowed(choice)
     definition = state.catalogue.get(name)
     if definition.injection == "unsupported":
         _audit(state, caller, name, None, host, path, "denied", "not injectable")
@@ -53,10 +60,12 @@ def resolve(body: ResolveRequest, caller: CallerDep, state: StateDep) -> Resolve
         _audit(state, caller, name, body.connection, host, path, "denied", "audit unavailable")
         raise AuditUnavailable(UNAVAILABLE_MESSAGE)
     assert caller.vault_id is not None
-    resolved = state.resolver.cached(caller.vault_id, name, body.connection)
+    resolved = state.resolver.cached(caller.vault_id, name, choice.connection, choice.instance)
     if resolved is None:
         provider = state.catalogue.get(name)
-        resolved = state.resolver.resolve(caller.vault_id, provider, body.connection)
+        resolved = state.resolver.resolve(
+            caller.vault_id, provider, choice.connection, choice.instance
+        )
     if resolved.connection is None:
         _audit(state, caller, name, body.connection, host, path, "failure", "no connection")
         if resolved.problem is not None and resolved.problem_status == 503:
@@ -71,19 +80,28 @@ def resolve(body: ResolveRequest, caller: CallerDep, state: StateDep) -> Resolve
 
 
 def _first_connected(
-    state: DaemonState, caller: Caller, names: list[str], connection: str | None
-) -> str:
-    """Alternatives (github, github-pat) share hosts: the first one with a connection."""
+    state: DaemonState,
+    caller: Caller,
+    names: list[str],
+    owners: tuple[Owner, ...],
+    connection: str | None,
+) -> tuple[str, Choice | str]:
+    """Alternatives (github, github-pat) share hosts: the first one with a connection,
+    and which of its connections serves the host (or why none may)."""
     assert caller.vault_id is not None
+    first = choose_connection(owners, names[0], connection)
     for name in names:
-        resolved = state.resolver.cached(caller.vault_id, name, connection)
+        choice = choose_connection(owners, name, connection)
+        if isinstance(choice, str):
+            continue
+        resolved = state.resolver.cached(caller.vault_id, name, choice.connection, choice.instance)
         if resolved is None:
             resolved = state.resolver.resolve(
-                caller.vault_id, state.catalogue.get(name), connection
+                caller.vault_id, state.catalogue.get(name), choice.connection, choice.instance
             )
         if resolved.connection is not None:
-            return name
-    return names[0]
+            return name, choice
+    return names[0], first
 
 
 def _audit(

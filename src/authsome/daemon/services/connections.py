@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from authsome.audit.writer import record_event
 from authsome.crypto.envelope import FieldContext, open_field, seal_field
 from authsome.daemon.services.ids import new_id
+from authsome.daemon.services.instances import require_base_url
 from authsome.daemon.services.vaults import VaultKeys
 from authsome.errors import (
     ConnectionExists,
@@ -67,8 +68,14 @@ def store_api_key(
     api_key: str,
     force: bool,
     actor: ActingFor,
+    base_url: str | None = None,
 ) -> Connection:
-    """Seal ``api_key`` as connection ``name`` of ``provider``."""
+    """Seal ``api_key`` as connection ``name`` of ``provider``.
+
+    ``base_url`` (already checked, ``instances.check_new_instance``) is the
+    instance of a multi-tenant provider; a new key for an existing connection
+    keeps its instance unless another is given.
+    """
     check_connection_name(name)
     if provider.auth_type != "api_key" or provider.api_key is None:
         raise OperationNotAllowed(
@@ -81,6 +88,8 @@ def store_api_key(
             f"{provider.name} already has a connection named {name!r}",
             hint=f"authsome login {provider.name} --connection {name} --force",
         )
+    kept = base_url or (existing.base_url if existing is not None else None)
+    require_base_url(provider, kept)
     now = datetime.now(UTC)
     connection = existing or Connection(
         id=new_id(),
@@ -93,6 +102,7 @@ def store_api_key(
     )
     connection.status = "active"
     connection.updated_at = now
+    connection.base_url = kept
     session.add(connection)
     session.flush()
     context = FieldContext(vault.id, provider.name, name, "api_key")
@@ -106,7 +116,8 @@ def store_api_key(
         principal_id=actor.principal_id,
         provider=provider.name,
         connection=name,
-        detail={"flow": "api_key", "replaced": existing is not None},
+        detail={"flow": "api_key", "replaced": existing is not None}
+        | ({"base_url": kept} if kept else {}),
     )
     return connection
 

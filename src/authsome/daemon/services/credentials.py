@@ -18,6 +18,11 @@ backstop, a shared replica never serves an entry older than
 
 ``resolve_async`` is the daemon's path (event loop); ``resolve`` blocks and
 is for worker threads: a refresh it needs runs on the daemon's loop.
+
+A connection of a multi-tenant provider's own instance (``--base-url``) is
+resolved per place: ``instance`` names the base URL a request's host was
+matched for, ``None`` the provider's listed hosts, and each has its own
+cache entry, so a token is served only where it belongs (``instances``).
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from authsome.daemon.services.connection_usage import ConnectionUsage
 from authsome.daemon.services.connections import find_connection, open_secret
-from authsome.daemon.services.oauth_connections import ACCESS_TOKEN, other_instance
+from authsome.daemon.services.instances import InstanceIndex, instance_refusal
+from authsome.daemon.services.oauth_connections import ACCESS_TOKEN
 from authsome.daemon.services.oauth_refresh import (
     Fresh,
     Gone,
@@ -93,7 +99,8 @@ def bearer_header(provider: ProviderDefinition, access_token: str) -> tuple[byte
     return name.encode("latin-1"), value.encode("latin-1")
 
 
-CacheKey = tuple[str, str, str | None]
+#: (vault, provider, connection name or None for the default, instance base URL or None)
+CacheKey = tuple[str, str, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,10 @@ class CredentialResolver:
         self._lock = threading.Lock()
         self.refresher = TokenRefresher(sessions, keys, outbound or OutboundHttp())
         self.usage = ConnectionUsage(sessions)  # callers note each credential they hand out
+        #: Each vault's connections on their own instances; forgotten on every invalidation.
+        self.instances = InstanceIndex(
+            sessions, max_age=SHARED_MAX_AGE_SECONDS if self._shared else None
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._key_locks: dict[CacheKey, asyncio.Lock] = {}
         self._refreshable: dict[CacheKey, ProviderDefinition] = {}
@@ -129,10 +140,10 @@ class CredentialResolver:
         self._tasks: dict[CacheKey | None, asyncio.Task[Any]] = {}
 
     def cached(
-        self, vault_id: str, provider: str, connection: str | None
+        self, vault_id: str, provider: str, connection: str | None, instance: str | None = None
     ) -> ResolvedCredential | None:
         """The cached credential, or ``None`` when there is none or it is due for refresh."""
-        key = (vault_id, provider, connection)
+        key = (vault_id, provider, connection, instance)
         found = self._cache.get(key)
         if (
             found is not None
@@ -148,21 +159,29 @@ class CredentialResolver:
         return None if time.time() >= found.refresh_at else found
 
     def resolve(
-        self, vault_id: str, provider: ProviderDefinition, connection: str | None
+        self,
+        vault_id: str,
+        provider: ProviderDefinition,
+        connection: str | None,
+        instance: str | None = None,
     ) -> ResolvedCredential:
         """Load, decrypt and cache; blocking (run it in a worker thread)."""
-        loaded = self._load(vault_id, provider, connection)
+        loaded = self._load(vault_id, provider, connection, instance)
         if isinstance(loaded, ResolvedCredential):
-            self._store((vault_id, provider.name, connection), provider, loaded)
+            self._store((vault_id, provider.name, connection, instance), provider, loaded)
             return loaded
-        return self._on_loop(self.resolve_async, vault_id, provider, connection)
+        return self._on_loop(self.resolve_async, vault_id, provider, connection, instance)
 
     async def resolve_async(
-        self, vault_id: str, provider: ProviderDefinition, connection: str | None
+        self,
+        vault_id: str,
+        provider: ProviderDefinition,
+        connection: str | None,
+        instance: str | None = None,
     ) -> ResolvedCredential:
         """Like ``resolve``, on the event loop; refreshes an OAuth token when due."""
         self._bind_loop()
-        key = (vault_id, provider.name, connection)
+        key = (vault_id, provider.name, connection, instance)
         hit = self.cached(*key)
         if hit is not None:
             return hit
@@ -171,7 +190,7 @@ class CredentialResolver:
             hit = self.cached(*key)
             if hit is not None:
                 return hit
-            loaded = await asyncio.to_thread(self._load, vault_id, provider, connection)
+            loaded = await asyncio.to_thread(self._load, vault_id, provider, connection, instance)
             if isinstance(loaded, _RefreshNeeded):
                 outcome = await self.refresher.refresh(loaded.connection_id)
                 loaded = self._from_outcome(provider, outcome)
@@ -190,6 +209,7 @@ class CredentialResolver:
     def invalidate(self, vault_id: str, provider: str) -> None:
         """Forget ``provider``'s connections in one vault, here and on other replicas."""
         self._drop(lambda key: key[0] == vault_id and key[1] == provider)
+        self.instances.forget(vault_id)
         if self._changes is not None:
             self._changes.publish(Change("connection", vault_id=vault_id, provider=provider))
 
@@ -202,10 +222,12 @@ class CredentialResolver:
     def forget_all(self) -> None:
         """Drop every cached entry (changes from other replicas may have been missed)."""
         self._drop(lambda _key: True)
+        self.instances.forget(None)
 
     def _on_change(self, change: Change) -> None:
         if change.kind == "connection":
             self._drop(lambda key: key[0] == change.vault_id and key[1] == change.provider)
+            self.instances.forget(change.vault_id)
         elif change.kind == "provider":
             self._drop(lambda key: key[1] == change.provider)
 
@@ -217,7 +239,11 @@ class CredentialResolver:
     # --- loading -----------------------------------------------------------------------
 
     def _load(
-        self, vault_id: str, provider: ProviderDefinition, connection: str | None
+        self,
+        vault_id: str,
+        provider: ProviderDefinition,
+        connection: str | None,
+        instance: str | None,
     ) -> ResolvedCredential | _RefreshNeeded:
         with self._sessions() as session:
             vault = session.get(Vault, vault_id)
@@ -232,18 +258,23 @@ class CredentialResolver:
                         f"`{login_hint(provider.name, found.name)}`"
                     )
                 return ResolvedCredential(provider.name, None, (), unusable=status, problem=problem)
+            grant = session.get(OAuthGrant, found.id) if found.auth_type == "oauth2" else None
+            refusal = instance_refusal(provider, found, grant, instance)
+            if refusal is not None:
+                return ResolvedCredential(provider.name, None, (), problem=refusal)
             if found.auth_type == "oauth2":
-                return self._load_oauth(session, vault, found, provider)
+                return self._load_oauth(session, vault, found, provider, grant)
             secret = open_secret(session, self._keys, vault, found, "api_key")
             return ResolvedCredential(provider.name, found.name, (header_for(provider, secret),))
 
     def _load_oauth(
-        self, session: Session, vault: Vault, found: Connection, provider: ProviderDefinition
+        self,
+        session: Session,
+        vault: Vault,
+        found: Connection,
+        provider: ProviderDefinition,
+        grant: OAuthGrant | None,
     ) -> ResolvedCredential | _RefreshNeeded:
-        grant = session.get(OAuthGrant, found.id)
-        elsewhere = other_instance(provider, grant)
-        if elsewhere is not None:
-            return ResolvedCredential(provider.name, None, (), problem=elsewhere)
         seconds = grant.lifetime_seconds if grant is not None else None
         lifetime = timedelta(seconds=seconds) if seconds else None
         if refresh_due(found.expires_at, lifetime, now=datetime.now(UTC)):
@@ -363,7 +394,7 @@ class CredentialResolver:
 
     async def _background_resolve(self, key: CacheKey, provider: ProviderDefinition) -> None:
         try:
-            await self.resolve_async(key[0], provider, key[2])
+            await self.resolve_async(key[0], provider, key[2], key[3])
         except Exception as exc:  # keep going; an exception's text may quote a secret
             log.error(
                 "background refresh of a %s token failed (%s)", provider.name, type(exc).__name__

@@ -28,7 +28,6 @@ from authsome.daemon.services.oauth_clients import open_client
 from authsome.daemon.services.vaults import VaultKeys
 from authsome.errors import ConnectionExists
 from authsome.flows.tokens import OAuthClient, TokenSet, unverified_id_token_claims
-from authsome.providers.matching import is_templated
 from authsome.providers.schema import ProviderDefinition
 from authsome.store.models import (
     Connection,
@@ -42,28 +41,6 @@ from authsome.store.models import (
 ACCESS_TOKEN = "access_token"  # noqa: S105
 REFRESH_TOKEN = "refresh_token"  # noqa: S105
 _ACCOUNT_CLAIMS = ("sub", "email", "name", "preferred_username")
-
-
-def other_instance(provider: ProviderDefinition, grant: OAuthGrant | None) -> str | None:
-    """Why this connection's token must not go to the provider's listed hosts, if so.
-
-    A provider with ``{base_url}`` API entries (self-managed GitLab) lists its
-    public instance's hosts plainly. A connection logged in with another
-    ``--base-url`` holds a token of that other instance: sending it to the
-    public hosts would hand it to a third party. The daemon does not match
-    requests to the other instance yet, so such a connection is not injected.
-    """
-    if grant is None or provider.oauth is None:
-        return None
-    base_url = (grant.endpoints or {}).get("base_url")
-    if not base_url or not any(is_templated(entry) for entry in provider.api_url):
-        return None
-    if base_url.rstrip("/") == (provider.oauth.base_url or "").rstrip("/"):
-        return None
-    return (
-        f"this {provider.name} connection is for {base_url}; requests to that instance "
-        f"are not matched yet, and its token is never sent to {provider.name}'s other hosts"
-    )
 
 
 def _seal(keys: VaultKeys, vault: Vault, connection: Connection, name: str, value: str) -> bytes:

@@ -2,6 +2,10 @@
 
 Every decision here is a dictionary lookup on data prepared earlier; only a
 credential cache miss (or an OAuth token due for refresh) leaves the fast path.
+Hosts are matched per vault: a connection logged in to its own instance
+(``--base-url``) owns that instance's hosts, for that vault only
+(``services/instances.py``); the vault's index is read again after a
+connection changes.
 """
 
 from __future__ import annotations
@@ -10,8 +14,10 @@ from collections.abc import Callable
 
 from authsome.audit.writer import UNAVAILABLE_MESSAGE, AuditBatcher
 from authsome.daemon.services.credentials import CredentialResolver
+from authsome.daemon.services.instances import choose_connection
 from authsome.daemon.services.runs import RunRegistry
 from authsome.providers.catalogue import ProviderCatalogue
+from authsome.providers.matching import ProviderMatcher
 from authsome.proxy.backend import Injection, RunSession
 
 
@@ -36,8 +42,12 @@ class DaemonProxyBackend:
         run = self._runs.by_token(token)
         return None if run is None else run.session
 
+    def _matcher(self, run: RunSession, catalogue: ProviderCatalogue) -> ProviderMatcher:
+        """The catalogue's matcher plus the run's vault's own instances."""
+        return self._resolver.instances.matcher(run.vault_id, catalogue)
+
     def should_intercept(self, run: RunSession, host: str, port: int) -> bool:
-        return self._catalogue().matcher.intercepts_host(host)
+        return self._matcher(run, self._catalogue()).intercepts_host(host)
 
     def unmatched_refusal(self, run: RunSession, host: str, port: int) -> str | None:
         active = self._runs.get(run.run_id)
@@ -54,9 +64,10 @@ class DaemonProxyBackend:
         self, run: RunSession, *, host: str, port: int, method: str, path: str
     ) -> Injection | None:
         catalogue = self._catalogue()
-        names = catalogue.matcher.match_all(host, path)
-        if not names:
+        owners = self._matcher(run, catalogue).match_owners(host, path)
+        if not owners:
             return None
+        names = tuple(dict.fromkeys(owner.provider for owner in owners))
         name = names[0]
         if not (self._audit.confirmed or await self._audit.confirm()):
             # Fail closed: no credential is used while its use cannot be audited
@@ -86,12 +97,23 @@ class DaemonProxyBackend:
         # Alternatives (github, github-pat) share hosts: use the first one connected.
         unusable: str | None = None  # the first choice exists but needs a new login
         for candidate in usable:
-            connection = active.connections.get(candidate)
-            resolved = self._resolver.cached(run.vault_id, candidate, connection)
+            chosen = active.connections.get(candidate)
+            choice = choose_connection(owners, candidate, chosen)
+            if isinstance(choice, str):  # the host is another connection's own instance
+                if candidate == usable[0]:
+                    return Injection(
+                        provider=candidate,
+                        connection=chosen,
+                        deny_status=403,
+                        deny_message=f"authsome: {choice} (--connection)\n",
+                    )
+                continue
+            connection, instance = choice.connection, choice.instance
+            resolved = self._resolver.cached(run.vault_id, candidate, connection, instance)
             if resolved is None:
                 # On the loop: an OAuth token due for refresh is refreshed once, for all.
                 resolved = await self._resolver.resolve_async(
-                    run.vault_id, catalogue.get(candidate), connection
+                    run.vault_id, catalogue.get(candidate), connection, instance
                 )
             if resolved.connection is not None:
                 self._resolver.usage.note(run.vault_id, candidate, resolved.connection)
