@@ -141,7 +141,7 @@ def vault_instances(session: Session, vault_id: str) -> list[Instance]:
         .order_by(Connection.is_default.desc(), Connection.created_at, Connection.name)
     )
     found: list[Instance] = []
-    for connection, grant in session.execute(query).tuples():
+    for connection, grant in session.execute(query):
         base_url = connection_base_url(connection, grant)
         if base_url:
             found.append(Instance(connection.provider, connection.name, base_url))
