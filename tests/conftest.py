@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 from tests.support import postgres
-from tests.support.daemon import Daemon, start_daemon
+from tests.support.daemon import (
+    Daemon,
+    processes_with_home_under,
+    start_daemon,
+    stop_processes,
+)
+
+#: The load test's figures in the terminal summary, also under xdist (its
+#: controller never loads tests/adversarial/conftest.py).
+pytest_plugins = ("tests.support.load_report",)
 
 PASSWORD = "correct horse battery staple"
 EMAIL = "admin@example.com"
@@ -53,6 +62,15 @@ def postgres_url(postgres_server: postgres.PostgresServer) -> str:
 def _stop_postgres_at_end() -> Iterator[None]:
     yield
     postgres.stop_shared_server()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_daemon_outlives_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Stop any daemon left running under this session's temp folders (a test
+    that forgot one, or a daemon the CLI started in the background)."""
+    yield
+    leftover = processes_with_home_under(tmp_path_factory.getbasetemp())
+    stop_processes(leftover)
 
 
 @pytest.fixture

@@ -20,17 +20,10 @@ import pytest
 from authsome.crypto.identity_keys import IdentityKey
 from authsome.testing.upstream import HttpsEchoServer, TestCA
 from tests.adversarial.ledger import Ledger
-from tests.support import load_report
 from tests.support.daemon import Daemon, start_daemon
 from tests.support.pop import home_key
 
 UPSTREAM = ("api.openai.com", "unmatched.test")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Print the load test's figures in the terminal summary (tests/support/load_report.py)."""
-    if not config.pluginmanager.is_registered(load_report):
-        config.pluginmanager.register(load_report, load_report.__name__)
 
 
 @pytest.fixture(autouse=True)

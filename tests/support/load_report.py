@@ -2,11 +2,8 @@
 
 The load test puts one JSON line into its report's user properties under
 ``LOAD_PROPERTY``; xdist carries those back from its workers, so the section
-appears in the controlling process, under ``-q`` too. The process that prints
-must have this plugin: tests/adversarial/conftest.py registers it when that
-folder is collected in-process; a run of all of ``tests`` under xdist needs it
-named in tests/conftest.py (``pytest_plugins``), since xdist's controller
-never loads the adversarial conftest.
+appears in the controlling process, under ``-q`` too. tests/conftest.py names
+this plugin (``pytest_plugins``), so that process has it under xdist as well.
 """
 
 from __future__ import annotations
