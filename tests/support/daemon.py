@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -136,3 +137,44 @@ def start_daemon(
         time.sleep(0.05)
     daemon.stop()
     raise RuntimeError(f"daemon did not become healthy:\n{daemon.log_text()}")
+
+
+def processes_with_home_under(root: Path) -> list[int]:
+    """Pids of processes whose ``AUTHSOME_HOME`` lies under ``root`` (Linux /proc)."""
+    prefix = str(root.resolve())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        for item in environ:
+            if item.startswith(b"AUTHSOME_HOME="):
+                if os.fsdecode(item[len(b"AUTHSOME_HOME=") :]).startswith(prefix):
+                    found.append(int(entry.name))
+                break
+    return found
+
+
+def stop_processes(pids: list[int], grace: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL whatever is still there after ``grace`` seconds."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    alive = list(pids)
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
+        time.sleep(0.05)
+    for pid in alive:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return True

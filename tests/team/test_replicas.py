@@ -151,6 +151,10 @@ def _start_team(tmp_path: Path, database_url: str, *extra: str) -> Team:
     balancer.backends = [_port(a), _port(b)]
     team = Team(a, b, balancer, database_url, tmp_path)
     init = team.cli("init", "--email", EMAIL, "--password-stdin", input=PASSWORD + "\n")
+    if init.code != 0:
+        a.stop()
+        b.stop()
+        balancer.close()
     assert init.code == 0, init.err
     return team
 
@@ -211,9 +215,24 @@ class _ToReplica(httpx.HTTPTransport):
 
 
 def _register_providers(team: Team, server: OAuthServer) -> None:
+    """Register the test server's providers, then wait until both replicas know them.
+
+    Another replica reloads custom providers from the change feed, within about
+    one poll interval (services/shared_changes.py): the tests start after that.
+    """
+    definitions = provider_definitions(server)
     with team.client() as api:
-        for definition in provider_definitions(server):
+        for definition in definitions:
             api.register_provider(definition)
+    wanted = {definition["name"] for definition in definitions}
+    deadline = time.monotonic() + 10
+    for replica in (team.a, team.b):
+        team.pin(replica)
+        with team.client() as api:
+            while not wanted <= {p["name"] for p in api.providers()}:
+                assert time.monotonic() < deadline, "a replica never loaded the new providers"
+                time.sleep(0.05)
+    team.pin(None)
 
 
 @pytest.fixture

@@ -247,6 +247,7 @@ def open_env(tmp_path: Path, server: OAuthServer, *daemon_args: str) -> Iterator
             yield env
         finally:
             daemon.stop()
+            env.daemon.stop()  # a test may have replaced it (a restart)
 
 
 @pytest.fixture
