@@ -45,14 +45,18 @@ class TlsEndpoint:
             self.handshake_done = True
             self._flush()
         chunks: list[bytes] = []
-        read = self._obj.read
+        obj, incoming = self._obj, self._incoming
         try:
+            # Read while undecrypted or decrypted bytes remain, so the usual
+            # case (one record in, one read) raises no SSLWantReadError.
             while True:
-                chunk = read(_READ_SIZE)
+                chunk = obj.read(_READ_SIZE)
                 if not chunk:
                     self.eof = True
                     break
                 chunks.append(chunk)
+                if not incoming.pending and not obj.pending():
+                    break
         except ssl.SSLWantReadError:
             pass
         except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
@@ -60,7 +64,7 @@ class TlsEndpoint:
         if self._outgoing.pending:
             # TLS 1.3 key updates and session tickets.
             self._flush()
-        return b"".join(chunks)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def receive_eof(self) -> bytes:
         """The TCP stream ended: return any last plaintext and mark the end."""
