@@ -1,4 +1,6 @@
-"""A daemon whose proxy reaches local HTTPS stand-ins for providers."""
+"""A daemon whose proxy reaches local HTTPS stand-ins for providers (``gateway``);
+the dashboard signed in as the daemon's admin (``admin``) and as a second
+principal, a user (``user``)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 from authsome.testing.upstream import HttpsEchoServer, TestCA
 from tests.conftest import EMAIL, PASSWORD
 from tests.support.daemon import Daemon, start_daemon
+from tests.support.web import ADMIN_EMAIL, USER_EMAIL, Browser, open_registration, registered
 
 #: Names the stand-in answers for. The look-alikes must never get credentials.
 UPSTREAM_NAMES = (
@@ -90,3 +93,16 @@ def gateway(tmp_path: Path) -> Iterator[Gateway]:
     """Daemon + stand-in upstream + claimed identity + openai and acme keys stored."""
     with open_gateway(tmp_path) as gateway:
         yield gateway
+
+
+@pytest.fixture
+def admin(daemon: Daemon) -> Browser:
+    """The dashboard of the fresh ``daemon``, signed in as its first principal (the admin)."""
+    return registered(daemon.url, ADMIN_EMAIL)
+
+
+@pytest.fixture
+def user(admin: Browser, daemon: Daemon) -> Browser:
+    """The dashboard signed in as a second principal (a user) the admin let register."""
+    open_registration(admin)
+    return registered(daemon.url, USER_EMAIL)

@@ -13,7 +13,7 @@ from authsome.home import HomeLayout
 from tests.conftest import EMAIL, PASSWORD
 from tests.integration.conftest import OPENAI_KEY, Gateway
 from tests.support import store
-from tests.support.web import Browser
+from tests.support.web import Browser, store_api_key
 
 PROBE = str(Path(__file__).resolve().parents[1] / "support" / "agent_probe.py")
 WORK_KEY = "sk-proj-WORKsecretLASTUSED0123456789ab"
@@ -55,12 +55,7 @@ def test_proxy_and_resolve_record_last_use_shown_by_the_dashboard(
 ) -> None:
     browser = Browser(gateway.daemon.url)
     browser.login(EMAIL, PASSWORD)
-    stored = browser.post(
-        "/ui/connections/new",
-        {"provider": "openai", "connection": "work", "api_key": WORK_KEY},
-        form_page="/ui/connections/new",
-    )
-    assert stored.status_code == 303, stored.text
+    store_api_key(browser, WORK_KEY, "work")
     listing = browser.get("/ui/connections").text
     for name in ("default", "work"):
         assert "<td>never</td>" in _row(listing, "openai", name)

@@ -10,18 +10,15 @@ import pytest
 
 from tests.support import store
 from tests.support.daemon import Daemon
-from tests.support.web import Browser
+from tests.support.web import (
+    ADMIN_EMAIL,
+    WEB_PASSWORD,
+    Browser,
+    open_registration,
+    store_api_key,
+)
 
-ADMIN = "admin@example.com"
-PASSWORD = "a long enough passphrase"
 OPENAI_KEY = "sk-proj-LISTSsecret0123456789abcdefgh"
-
-
-@pytest.fixture
-def admin(daemon: Daemon) -> Browser:
-    browser = Browser(daemon.url)
-    browser.register(ADMIN, PASSWORD)
-    return browser
 
 
 def _cells(row: str) -> list[str]:
@@ -40,12 +37,7 @@ def _session_ids(page: str) -> list[str]:
 
 
 def test_connections_table_columns_and_values(admin: Browser) -> None:
-    stored = admin.post(
-        "/ui/connections/new",
-        {"provider": "openai", "connection": "work", "api_key": OPENAI_KEY},
-        form_page="/ui/connections/new",
-    )
-    assert stored.status_code == 303, stored.text
+    store_api_key(admin, OPENAI_KEY, "work")
     listing = admin.get("/ui/connections").text
     headers = re.findall(r"<th>([^<]*)</th>", listing.split("<thead>")[1].split("</thead>")[0])
     assert headers == ["Provider", "Connection", "Account", "Status", "Expires", "Last used"]
@@ -84,7 +76,7 @@ def test_bundled_oauth_provider_page_shows_flow_and_scopes(
 def test_sessions_list_paginates_on_the_server(admin: Browser, daemon: Daemon) -> None:
     others = [Browser(daemon.url) for _ in range(21)]
     for browser in others:
-        browser.login(ADMIN, PASSWORD)
+        browser.login(ADMIN_EMAIL, WEB_PASSWORD)
     live = {str(row[0]) for row in store.rows(daemon.home, "SELECT id FROM web_sessions")}
     assert len(live) == 22
 
@@ -102,17 +94,17 @@ def test_sessions_list_paginates_on_the_server(admin: Browser, daemon: Daemon) -
 
 
 def test_principals_list_paginates_on_the_server(admin: Browser, daemon: Daemon) -> None:
-    admin.post("/ui/settings/registration", {"open": "on"}, form_page="/")
+    open_registration(admin)
     emails = [f"user{number:02d}@example.com" for number in range(21)]
     for email in emails:
         with Browser(daemon.url) as browser:
-            browser.register(email, PASSWORD)
+            browser.register(email, WEB_PASSWORD)
 
     first = admin.get("/ui/settings/principals").text
     second = admin.get("/ui/settings/principals?page=2").text
     assert "Page 1 of 2 · 22 in all" in first and "Page 2 of 2 · 22 in all" in second
     rows = [_cells(row) for page in (first, second) for row in _body_rows(page)]
     assert len(_body_rows(first)) == 20 and len(_body_rows(second)) == 2
-    assert sorted(cells[0] for cells in rows) == sorted([ADMIN, *emails])
+    assert sorted(cells[0] for cells in rows) == sorted([ADMIN_EMAIL, *emails])
     roles = {cells[0]: cells[1] for cells in rows}
-    assert roles[ADMIN] == "admin" and {roles[email] for email in emails} == {"user"}
+    assert roles[ADMIN_EMAIL] == "admin" and {roles[email] for email in emails} == {"user"}

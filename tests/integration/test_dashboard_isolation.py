@@ -9,52 +9,15 @@ import json
 import re
 import time
 
-import pytest
-
 from authsome.crypto.identity_keys import IdentityKey
 from tests.support import store
 from tests.support.daemon import Daemon
 from tests.support.pop import signed
-from tests.support.web import Browser
+from tests.support.web import ADMIN_EMAIL, USER_EMAIL, Browser, claimed_agent, store_api_key
 
-ADMIN, USER = "admin@example.com", "user@example.com"
-PASSWORD = "a long enough passphrase"
 ADMIN_KEY = "sk-proj-ADMINisolation0123456789abcdef"
 USER_KEY = "sk-proj-USERisolation9876543210fedcba"
 ADMIN_CONNECTIONS = ("admin-ledger", "admin-payroll")
-
-
-@pytest.fixture
-def admin(daemon: Daemon) -> Browser:
-    browser = Browser(daemon.url)
-    browser.register(ADMIN, PASSWORD)
-    return browser
-
-
-@pytest.fixture
-def user(admin: Browser, daemon: Daemon) -> Browser:
-    admin.post("/ui/settings/registration", {"open": "on"}, form_page="/")
-    browser = Browser(daemon.url)
-    browser.register(USER, PASSWORD)
-    return browser
-
-
-def _claimed_agent(daemon: Daemon, owner: Browser) -> tuple[IdentityKey, str]:
-    key = IdentityKey.generate()
-    registered = signed(key, "POST", daemon.url + "/identities", body=b"{}").json()
-    path = "/claim/" + registered["claim_url"].rsplit("/claim/", 1)[1]
-    decided = owner.post(path, {"decision": "accept", "grant": "all"}, form_page=path)
-    assert decided.status_code == 303, decided.text
-    return key, registered["handle"]
-
-
-def _store_key(browser: Browser, key: str, name: str = "default") -> None:
-    answer = browser.post(
-        "/ui/connections/new",
-        {"provider": "openai", "connection": name, "api_key": key},
-        form_page="/ui/connections/new",
-    )
-    assert answer.status_code == 303, answer.text
 
 
 def _resolve(daemon: Daemon, key: IdentityKey, connection: str | None = None) -> None:
@@ -100,16 +63,16 @@ def _activity_rows(page: str) -> list[str]:
 def test_a_user_sees_none_of_the_admins_events(
     admin: Browser, user: Browser, daemon: Daemon
 ) -> None:
-    admin_key, admin_agent = _claimed_agent(daemon, admin)
-    user_key, user_agent = _claimed_agent(daemon, user)
+    admin_key, admin_agent = claimed_agent(admin)
+    user_key, user_agent = claimed_agent(user)
     for name in ADMIN_CONNECTIONS:
-        _store_key(admin, ADMIN_KEY, name)
-    _store_key(user, USER_KEY)
+        store_api_key(admin, ADMIN_KEY, name)
+    store_api_key(user, USER_KEY)
     _resolve(daemon, admin_key, ADMIN_CONNECTIONS[0])
     _resolve(daemon, user_key)
     _wait_for_resolved(daemon, 2)
 
-    user_id = _principal(daemon, USER)
+    user_id = _principal(daemon, USER_EMAIL)
     own = _event_ids(daemon, "SELECT id FROM audit_events WHERE principal_id = ?", user_id)
     others = _event_ids(
         daemon,
@@ -117,7 +80,9 @@ def test_a_user_sees_none_of_the_admins_events(
         user_id,
     )
     admins = _event_ids(
-        daemon, "SELECT id FROM audit_events WHERE principal_id = ?", _principal(daemon, ADMIN)
+        daemon,
+        "SELECT id FROM audit_events WHERE principal_id = ?",
+        _principal(daemon, ADMIN_EMAIL),
     )
     assert own and admins and admins <= others
     assert len(own) < 20  # one page of each list below, so every row is compared
@@ -161,9 +126,9 @@ def test_a_user_with_connections_of_their_own_never_reaches_the_admins(
     admin: Browser, user: Browser, daemon: Daemon
 ) -> None:
     for name in ADMIN_CONNECTIONS:
-        _store_key(admin, ADMIN_KEY, name)
-    _store_key(user, USER_KEY)
-    _store_key(user, USER_KEY, name="mine")
+        store_api_key(admin, ADMIN_KEY, name)
+    store_api_key(user, USER_KEY)
+    store_api_key(user, USER_KEY, name="mine")
     # The user's own connections of the same provider open: the lookups below are real.
     assert user.get("/ui/connections/openai/default").status_code == 200
     assert user.get("/ui/connections/openai/mine").status_code == 200
@@ -179,7 +144,7 @@ def test_a_user_with_connections_of_their_own_never_reaches_the_admins(
         daemon.home,
         "SELECT c.name, c.is_default FROM connections c JOIN vaults v ON v.id = c.vault_id "
         "JOIN principals p ON p.id = v.principal_id WHERE p.email = ? ORDER BY c.name",
-        ADMIN,
+        ADMIN_EMAIL,
     )
     assert [(name, bool(default)) for name, default in kept] == [
         ("admin-ledger", True),

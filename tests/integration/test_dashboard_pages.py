@@ -5,50 +5,12 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
-from authsome.crypto.identity_keys import IdentityKey
 from tests.support.daemon import Daemon
 from tests.support.pop import signed
-from tests.support.web import Browser, scalar
+from tests.support.web import ADMIN_EMAIL, Browser, claimed_agent, scalar, store_api_key
 
-ADMIN, USER = "admin@example.com", "user@example.com"
-PASSWORD = "a long enough passphrase"
 OPENAI_KEY = "sk-proj-DASHBOARDsecret0123456789abcdef"
 OTHER_KEY = "sk-proj-SECONDsecret9876543210fedcba"
-
-
-@pytest.fixture
-def admin(daemon: Daemon) -> Browser:
-    browser = Browser(daemon.url)
-    browser.register(ADMIN, PASSWORD)
-    return browser
-
-
-@pytest.fixture
-def user(admin: Browser, daemon: Daemon) -> Browser:
-    admin.post("/ui/settings/registration", {"open": "on"}, form_page="/")
-    browser = Browser(daemon.url)
-    browser.register(USER, PASSWORD)
-    return browser
-
-
-def _claimed_agent(daemon: Daemon, owner: Browser) -> tuple[IdentityKey, str]:
-    key = IdentityKey.generate()
-    registered = signed(key, "POST", daemon.url + "/identities", body=b"{}").json()
-    path = "/claim/" + registered["claim_url"].rsplit("/claim/", 1)[1]
-    decided = owner.post(path, {"decision": "accept", "grant": "all"}, form_page=path)
-    assert decided.status_code == 303, decided.text
-    return key, registered["handle"]
-
-
-def _store_key(browser: Browser, key: str, name: str = "default") -> None:
-    answer = browser.post(
-        "/ui/connections/new",
-        {"provider": "openai", "connection": name, "api_key": key},
-        form_page="/ui/connections/new",
-    )
-    assert answer.status_code == 303, answer.text
 
 
 def _every_page(browser: Browser, extra: list[str]) -> str:
@@ -59,9 +21,9 @@ def _every_page(browser: Browser, extra: list[str]) -> str:
 def test_a_user_sees_none_of_another_principals_objects(
     admin: Browser, user: Browser, daemon: Daemon
 ) -> None:
-    admin_key, admin_agent = _claimed_agent(daemon, admin)
-    _user_key, user_agent = _claimed_agent(daemon, user)
-    _store_key(admin, OPENAI_KEY)
+    admin_key, admin_agent = claimed_agent(admin)
+    _user_key, user_agent = claimed_agent(user)
+    store_api_key(admin, OPENAI_KEY)
 
     agents = user.get("/ui/agents").text
     assert user_agent in agents and admin_agent not in agents
@@ -94,7 +56,7 @@ def test_a_user_sees_none_of_another_principals_objects(
         daemon.home,
         "SELECT s.id FROM web_sessions s JOIN principals p ON p.id = s.principal_id "
         "WHERE p.email = ?",
-        ADMIN,
+        ADMIN_EMAIL,
     )
     ended = user.post(f"/ui/settings/sessions/{admin_session}/end", form_page="/")
     assert ended.status_code == 404
@@ -107,8 +69,8 @@ def test_a_user_sees_none_of_another_principals_objects(
 def test_connections_from_the_browser_never_show_the_secret(admin: Browser, daemon: Daemon) -> None:
     empty = admin.get("/ui/connections").text
     assert "No connections yet" in empty and "authsome login github" in empty
-    _store_key(admin, OPENAI_KEY)
-    _store_key(admin, OTHER_KEY, name="work")
+    store_api_key(admin, OPENAI_KEY)
+    store_api_key(admin, OTHER_KEY, name="work")
     listing = admin.get("/ui/connections").text
     assert "/ui/connections/openai/default" in listing and "/ui/connections/openai/work" in listing
     detail = admin.get("/ui/connections/openai/work").text
@@ -137,8 +99,8 @@ def test_connections_from_the_browser_never_show_the_secret(admin: Browser, daem
 
 
 def test_the_agent_uses_a_key_stored_in_the_browser(admin: Browser, daemon: Daemon) -> None:
-    key, _handle = _claimed_agent(daemon, admin)
-    _store_key(admin, OPENAI_KEY)
+    key, _handle = claimed_agent(admin)
+    store_api_key(admin, OPENAI_KEY)
     body = json.dumps({"url": "https://api.openai.com/v1/models"}).encode()
     resolved = signed(key, "POST", daemon.url + "/resolve", body=body).json()
     assert resolved["headers"] == {"Authorization": f"Bearer {OPENAI_KEY}"}
@@ -239,8 +201,8 @@ def test_overview_counts_and_empty_states(admin: Browser, daemon: Daemon) -> Non
     first = admin.get("/").text
     assert "authsome init" in first and "authsome login github" in first
     assert "No agents yet" in admin.get("/ui/agents").text
-    _claimed_agent(daemon, admin)
-    _store_key(admin, OPENAI_KEY)
+    claimed_agent(admin)
+    store_api_key(admin, OPENAI_KEY)
     overview = admin.get("/").text
     assert re.search(r"<strong>1</strong> connection\b", overview)
     assert re.search(r"<strong>1</strong> active agent\b", overview)
@@ -276,7 +238,7 @@ def test_admin_sets_an_oauth_client_and_users_cannot(
 
 
 def test_api_key_connections_offer_no_refresh_or_provider_revoke(admin: Browser) -> None:
-    _store_key(admin, OPENAI_KEY)
+    store_api_key(admin, OPENAI_KEY)
     detail = admin.get("/ui/connections/openai/default").text
     assert "Refresh now" not in detail and "Revoke and log out" not in detail
     assert "delete it in the service's own console" in detail
@@ -285,7 +247,7 @@ def test_api_key_connections_offer_no_refresh_or_provider_revoke(admin: Browser)
 
 
 def test_agents_and_connections_paginate_on_the_server(admin: Browser, daemon: Daemon) -> None:
-    handles = [_claimed_agent(daemon, admin)[1] for _ in range(21)]
+    handles = [claimed_agent(admin)[1] for _ in range(21)]
     first = admin.get("/ui/agents").text
     second = admin.get("/ui/agents?page=2").text
     assert "Page 1 of 2 · 21 in all" in first and 'rel="next"' in first
@@ -298,7 +260,7 @@ def test_agents_and_connections_paginate_on_the_server(admin: Browser, daemon: D
     assert f"SHA256:{jkt}" in row and "active" in row and "all providers" in row
 
     for number in range(21):
-        _store_key(admin, f"sk-proj-PAGED{number:02d}secret0123456789", name=f"c{number:02d}")
+        store_api_key(admin, f"sk-proj-PAGED{number:02d}secret0123456789", name=f"c{number:02d}")
     page_one = admin.get("/ui/connections").text
     page_two = admin.get("/ui/connections?page=2").text
     assert page_one.count("/ui/connections/openai/c") == 20

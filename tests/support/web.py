@@ -1,4 +1,5 @@
-"""A browser-like HTTP client for the dashboard: cookies, CSRF field, Origin header."""
+"""A browser-like HTTP client for the dashboard: cookies, CSRF field, Origin header;
+and the steps dashboard tests share (principals registered, agents claimed, keys stored)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,16 @@ from typing import Any
 
 import httpx
 
+from authsome.crypto.identity_keys import IdentityKey
 from tests.support import store
+from tests.support.pop import signed
 
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+
+#: The principals of the dashboard tests: the first to register is the admin.
+ADMIN_EMAIL = "admin@example.com"
+USER_EMAIL = "user@example.com"
+WEB_PASSWORD = "a long enough passphrase"
 
 
 def csrf_of(html: str) -> str:
@@ -75,6 +83,39 @@ class Browser:
         answer = self.post("/login", {"email": email, "password": password})
         assert answer.status_code == expect, answer.text
         return answer
+
+
+def registered(base_url: str, email: str, password: str = WEB_PASSWORD) -> Browser:
+    """A browser signed in as a principal it registers (the first one is the admin)."""
+    browser = Browser(base_url)
+    browser.register(email, password)
+    return browser
+
+
+def open_registration(admin: Browser) -> None:
+    """Let anyone register (the admin's setting), so a second principal can."""
+    admin.post("/ui/settings/registration", {"open": "on"}, form_page="/")
+
+
+def claimed_agent(owner: Browser) -> tuple[IdentityKey, str]:
+    """A new agent identity claimed by ``owner`` in the browser, granted all its
+    connections: its key and handle."""
+    key = IdentityKey.generate()
+    identity = signed(key, "POST", owner.base_url + "/identities", body=b"{}").json()
+    path = "/claim/" + identity["claim_url"].rsplit("/claim/", 1)[1]
+    decided = owner.post(path, {"decision": "accept", "grant": "all"}, form_page=path)
+    assert decided.status_code == 303, decided.text
+    return key, identity["handle"]
+
+
+def store_api_key(browser: Browser, key: str, name: str = "default") -> None:
+    """An OpenAI API key stored as connection ``name`` through the dashboard's form."""
+    answer = browser.post(
+        "/ui/connections/new",
+        {"provider": "openai", "connection": name, "api_key": key},
+        form_page="/ui/connections/new",
+    )
+    assert answer.status_code == 303, answer.text
 
 
 def database(home: Path) -> Any:
