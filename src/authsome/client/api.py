@@ -63,7 +63,7 @@ class DaemonClient:
             auth=PopAuth(key) if key is not None else None,
             timeout=timeout,
             trust_env=False,  # never send our own calls through the user's proxy
-            verify=daemon_verify(),
+            verify=daemon_verify(self.base_url),
         )
 
     def close(self) -> None:

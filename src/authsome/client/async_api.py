@@ -24,7 +24,7 @@ class AsyncDaemonClient:
             auth=PopAuth(key),
             timeout=timeout,
             trust_env=False,
-            verify=daemon_verify(),
+            verify=daemon_verify(self.base_url),
         )
 
     async def aclose(self) -> None:
