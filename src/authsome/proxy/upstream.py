@@ -58,7 +58,8 @@ class UpstreamOwner(Protocol):
 def upstream_context(extra_ca: Path | None) -> ssl.SSLContext:
     """Client TLS context: the system roots (certifi if there are none) plus ``extra_ca``."""
     context = ssl.create_default_context()
-    if not context.get_ca_certs() and not context.cert_store_stats()["x509_ca"]:
+    # Counted, not listed: get_ca_certs() would decode every root into a dict.
+    if not context.cert_store_stats()["x509_ca"]:
         context.load_verify_locations(cafile=certifi.where())
     if extra_ca is not None:
         context.load_verify_locations(cafile=str(extra_ca))
