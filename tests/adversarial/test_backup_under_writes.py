@@ -27,6 +27,7 @@ from tests.conftest import EMAIL, PASSWORD
 from tests.support import store
 from tests.support.daemon import Daemon, base_env, run_cli, start_daemon
 from tests.support.pop import home_key
+from tests.support.vault import backup_with_key
 
 WRITERS = 4
 BACKUPS = 3
@@ -76,14 +77,7 @@ def _take_backups(daemon: Daemon, tmp: Path, passphrase: str) -> list[tuple[Path
         time.sleep(BACKUP_EVERY)
         path = tmp / f"vault-{number}.bak"
         began = time.monotonic()
-        made = daemon.cli(
-            "vault",
-            "backup",
-            str(path),
-            "--include-key",
-            "--passphrase-stdin",
-            input=passphrase + "\n",
-        )
+        made = backup_with_key(daemon, path, passphrase)
         assert made.code == 0, made.err
         taken.append((path, began))
     return taken

@@ -26,6 +26,7 @@ from tests.support import store
 from tests.support.daemon import base_env, run_cli
 from tests.support.pop import home_key, signed
 from tests.support.postgres import use_postgres
+from tests.support.vault import backup_with_key
 from tests.unit.audit.test_events_documented import _documented
 
 ACME_KEY_2 = "acme-PLANTED-second-ACME-1122334455"
@@ -168,10 +169,7 @@ def _agent_flows(gateway: Gateway) -> list[str]:
     scanned = daemon.cli("scan", str(project), "--import", "--no-environment")
     assert scanned.code == 0, scanned.err
     keys = [(daemon.home / "server" / "master.key").read_bytes()]
-    backup = daemon.cli(
-        "vault", "backup", str(daemon.home.parent / "backup.db"), "--include-key",
-        "--passphrase-stdin", input=PASSPHRASE + "\n",
-    )  # fmt: skip
+    backup = backup_with_key(daemon, daemon.home.parent / "backup.db", PASSPHRASE)
     # The embedded store's backup; PostgreSQL is backed up with its own tools.
     assert backup.code == (4 if use_postgres() else 0), backup.err
     rotated = daemon.cli("vault", "rotate-key")

@@ -13,6 +13,7 @@ from typing import Any
 from tests.conftest import EMAIL, PASSWORD
 from tests.support import store
 from tests.support.daemon import Daemon, start_daemon
+from tests.support.vault import keyring_env
 from tests.support.web import Browser
 
 
@@ -77,15 +78,8 @@ def test_ending_a_browser_session_is_an_event(claimed: Daemon) -> None:
     assert not any(cookie in dumped for cookie in cookies)
 
 
-def _keyring_env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
-        "XDG_DATA_HOME": str(tmp_path / "xdg"),
-    }
-
-
 def test_moving_the_master_key_is_an_event(home: Path, tmp_path: Path) -> None:
-    daemon = start_daemon(home, env=_keyring_env(tmp_path))
+    daemon = start_daemon(home, env=keyring_env(tmp_path))
     try:
         init = daemon.cli("init", "--email", EMAIL, "--password-stdin", input=PASSWORD + "\n")
         assert init.code == 0, init.err

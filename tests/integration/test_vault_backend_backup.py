@@ -9,61 +9,29 @@ from __future__ import annotations
 import base64
 import os
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import EMAIL, PASSWORD
 from tests.support import store
-from tests.support.daemon import AUTHSOME, Daemon, base_env, run_cli, start_daemon
+from tests.support.daemon import base_env, run_cli, start_daemon
 from tests.support.postgres import use_postgres
+from tests.support.vault import (
+    backup_with_key,
+    daemon_with_key,
+    honest_keyring,
+    keyring_env,
+    resolves,
+    serve_fails,
+)
 
 API_KEY = "sk-backup-PLANTED-0123456789abcdef"
 PASSPHRASE = "backup passphrase PLANTED 42"
 
 
-def _keyring_env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
-        "XDG_DATA_HOME": str(tmp_path / "xdg"),
-    }
-
-
-def _setup(home: Path, env: dict[str, str] | None = None) -> Daemon:
-    daemon = start_daemon(home, env=env)
-    assert daemon.cli("init", "--email", EMAIL, "--password-stdin", input=PASSWORD + "\n").code == 0
-    assert daemon.cli("login", "openai", "--key-stdin", input=API_KEY + "\n").code == 0
-    return daemon
-
-
-def _resolves(daemon: Daemon) -> bool:
-    from tests.support.pop import home_key, signed
-
-    response = signed(
-        home_key(daemon.home),
-        "POST",
-        daemon.url + "/resolve",
-        body=b'{"url": "https://api.openai.com/v1/models"}',
-    )
-    return response.status_code == 200 and API_KEY in response.text
-
-
-def _serve_fails(home: Path, env: dict[str, str]) -> str:
-    done = subprocess.run(
-        [AUTHSOME, "daemon", "serve", "--port", "0", "--proxy-port", "0"],
-        env=base_env(home) | env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert done.returncode != 0
-    return done.stdout + done.stderr
-
-
 def test_move_to_keyring_and_back_verified_and_restartable(home: Path, tmp_path: Path) -> None:
-    env = _keyring_env(tmp_path)
-    daemon = _setup(home, env)
+    env = keyring_env(tmp_path)
+    daemon = daemon_with_key(home, API_KEY, env)
     key_file = home / "server" / "master.key"
     key = key_file.read_text().strip()
     try:
@@ -71,19 +39,15 @@ def test_move_to_keyring_and_back_verified_and_restartable(home: Path, tmp_path:
         assert moved.code == 0, moved.err
         assert moved.json["changed"] and "keyring" in moved.json["key_location"]
         assert not key_file.exists(), "the file copy goes once the keyring copy is verified"
-        from keyrings.alt.file import PlaintextKeyring
-
-        backend = PlaintextKeyring()
-        backend.file_path = str(tmp_path / "xdg" / "python_keyring" / "keyring_pass.cfg")
         account = f"master-key:{daemon.record['deployment_id']}"
-        assert backend.get_password("authsome", account) == key
+        assert honest_keyring(tmp_path).get_password("authsome", account) == key
         assert daemon.cli("vault", "rotate-key").code == 0  # rotation inside the keyring
-        assert _resolves(daemon)
+        assert resolves(daemon, API_KEY)
     finally:
         assert daemon.stop() == 0
     again = start_daemon(home, env=env)  # the key now comes from the keyring
     try:
-        assert _resolves(again)
+        assert resolves(again, API_KEY)
         back = again.cli("vault", "backend", "file", "--json")
         assert back.code == 0, back.err
         assert key_file.exists() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
@@ -92,7 +56,7 @@ def test_move_to_keyring_and_back_verified_and_restartable(home: Path, tmp_path:
         assert again.stop() == 0
     third = start_daemon(home, env=env)
     try:
-        assert _resolves(third)
+        assert resolves(third, API_KEY)
     finally:
         third.stop()
 
@@ -100,30 +64,32 @@ def test_move_to_keyring_and_back_verified_and_restartable(home: Path, tmp_path:
 def test_an_unreadable_keyring_stops_the_daemon_with_a_clear_error(
     home: Path, tmp_path: Path
 ) -> None:
-    env = _keyring_env(tmp_path)
-    daemon = _setup(home, env)
+    env = keyring_env(tmp_path)
+    daemon = daemon_with_key(home, API_KEY, env)
     try:
         assert daemon.cli("vault", "backend", "keyring").code == 0
     finally:
         daemon.stop()
-    output = _serve_fails(home, {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    output = serve_fails(home, {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
     assert "keyring" in output.lower()
     assert not (home / "server" / "master.key").exists(), "never a fresh key over the data"
 
 
 def test_keyring_move_fails_cleanly_without_a_keyring(home: Path) -> None:
-    daemon = _setup(home, {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    daemon = daemon_with_key(
+        home, API_KEY, {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    )
     try:
         result = daemon.cli("vault", "backend", "keyring")
         assert result.code == 1 and "keyring" in result.err.lower()
         assert (home / "server" / "master.key").exists()
-        assert _resolves(daemon)
+        assert resolves(daemon, API_KEY)
     finally:
         daemon.stop()
 
 
 def test_env_backend_never_prints_the_key_and_removes_the_copy_once_in_use(home: Path) -> None:
-    daemon = _setup(home)
+    daemon = daemon_with_key(home, API_KEY)
     key_file = home / "server" / "master.key"
     key = key_file.read_text().strip()
     try:
@@ -139,24 +105,17 @@ def test_env_backend_never_prints_the_key_and_removes_the_copy_once_in_use(home:
         done = from_env.cli("vault", "backend", "env", "--json")
         assert done.code == 0 and done.json["changed"]
         assert not key_file.exists()
-        assert _resolves(from_env)
+        assert resolves(from_env, API_KEY)
     finally:
         from_env.stop()
 
 
 @store.sqlite_only
 def test_backup_and_restore_into_a_lost_server_folder(home: Path, tmp_path: Path) -> None:
-    daemon = _setup(home)
+    daemon = daemon_with_key(home, API_KEY)
     backup = tmp_path / "vault.bak"
     try:
-        made = daemon.cli(
-            "vault",
-            "backup",
-            str(backup),
-            "--include-key",
-            "--passphrase-stdin",
-            input=PASSPHRASE + "\n",
-        )
+        made = backup_with_key(daemon, backup, PASSPHRASE)
         assert made.code == 0, made.err
         plain = daemon.cli("vault", "backup", str(tmp_path / "nokey.bak"))
         assert plain.code == 0, plain.err
@@ -192,7 +151,7 @@ def test_backup_and_restore_into_a_lost_server_folder(home: Path, tmp_path: Path
     assert stat.S_IMODE((home / "server" / "master.key").stat().st_mode) == 0o600
     again = start_daemon(home)
     try:
-        assert _resolves(again)
+        assert resolves(again, API_KEY)
     finally:
         assert again.stop() == 0
 
@@ -204,23 +163,16 @@ def test_backup_and_restore_into_a_lost_server_folder(home: Path, tmp_path: Path
     assert Path(forced.json["replaced_copy"]).exists()
     last = start_daemon(home)
     try:
-        assert _resolves(last)
+        assert resolves(last, API_KEY)
     finally:
         last.stop()
 
 
 @store.sqlite_only
 def test_backup_with_key_needs_a_long_passphrase(home: Path, tmp_path: Path) -> None:
-    daemon = _setup(home)
+    daemon = daemon_with_key(home, API_KEY)
     try:
-        short = daemon.cli(
-            "vault",
-            "backup",
-            str(tmp_path / "x.bak"),
-            "--include-key",
-            "--passphrase-stdin",
-            input="short\n",
-        )
+        short = backup_with_key(daemon, tmp_path / "x.bak", "short")
         assert short.code == 2 and "at least" in short.err
         assert not (tmp_path / "x.bak").exists()
     finally:
@@ -229,7 +181,7 @@ def test_backup_with_key_needs_a_long_passphrase(home: Path, tmp_path: Path) -> 
 
 @store.sqlite_only
 def test_restore_refuses_a_damaged_backup(home: Path, tmp_path: Path) -> None:
-    daemon = _setup(home)
+    daemon = daemon_with_key(home, API_KEY)
     backup = tmp_path / "vault.bak"
     try:
         assert daemon.cli("vault", "backup", str(backup)).code == 0
@@ -244,7 +196,7 @@ def test_restore_refuses_a_damaged_backup(home: Path, tmp_path: Path) -> None:
 
 
 def test_startup_repairs_loose_permissions(home: Path) -> None:
-    daemon = _setup(home)
+    daemon = daemon_with_key(home, API_KEY)
     daemon.stop()
     (home).chmod(0o755)
     private = ("master.key",) if use_postgres() else ("master.key", "authsome.db")
@@ -262,10 +214,10 @@ def test_startup_repairs_loose_permissions(home: Path) -> None:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a file owned by another user")
 def test_startup_refuses_key_files_owned_by_another_user(home: Path) -> None:
-    daemon = _setup(home)
+    daemon = daemon_with_key(home, API_KEY)
     daemon.stop()
     os.chown(home / "server" / ("master.key" if use_postgres() else "authsome.db"), 65534, 65534)
-    output = _serve_fails(home, {})
+    output = serve_fails(home, {})
     assert "belongs to another user" in output
 
 
@@ -274,14 +226,14 @@ def test_corrupt_database_names_path_and_the_restore_command(home: Path) -> None
     (home / "server").mkdir(parents=True)
     database = home / "server" / "authsome.db"
     database.write_bytes(b"definitely not sqlite " * 500)
-    output = _serve_fails(home, {})
+    output = serve_fails(home, {})
     assert str(database) in output and "authsome vault restore" in output
     assert database.read_bytes().startswith(b"definitely not sqlite")
 
 
 @pytest.mark.skipif(not use_postgres(), reason="about a PostgreSQL store; this run uses SQLite")
 def test_backup_of_a_postgresql_store_points_to_its_own_tools(home: Path, tmp_path: Path) -> None:
-    daemon = _setup(home)
+    daemon = daemon_with_key(home, API_KEY)
     try:
         refused = daemon.cli("vault", "backup", str(tmp_path / "vault.bak"))
         assert refused.code == 4 and "pg_dump" in refused.err

@@ -11,71 +11,26 @@ the command fails with an exit code, and a missing entry is an error, never
 from __future__ import annotations
 
 import base64
-import subprocess
 from pathlib import Path
 
-from keyrings.alt.file import PlaintextKeyring
-
-from tests.conftest import EMAIL, PASSWORD
 from tests.support import store
-from tests.support.daemon import AUTHSOME, Daemon, base_env, run_cli, start_daemon
-from tests.support.lying_keyring import ACCOUNTS_ENV
-from tests.support.pop import home_key, signed
+from tests.support.daemon import Daemon, base_env, run_cli, start_daemon
+from tests.support.vault import (
+    backup_with_key,
+    daemon_with_key,
+    honest_keyring,
+    keyring_env,
+    resolves,
+    serve_fails,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "sk-keyring-faults-0123456789abcdef"
 PASSPHRASE = "keyring faults backup passphrase"
 
 
-def _keyring_env(tmp_path: Path, *, lying: str | None = None) -> dict[str, str]:
-    """An honest file keyring, or (``lying``: accounts ending so) the lying one."""
-    env = {
-        "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
-        "XDG_DATA_HOME": str(tmp_path / "xdg"),
-    }
-    if lying is not None:
-        env |= {
-            "PYTHON_KEYRING_BACKEND": "tests.support.lying_keyring.LyingKeyring",
-            "PYTHONPATH": str(ROOT),
-            ACCOUNTS_ENV: lying,
-        }
-    return env
-
-
-def _honest_keyring(tmp_path: Path) -> PlaintextKeyring:
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "xdg" / "python_keyring" / "keyring_pass.cfg")
-    return backend
-
-
-def _setup(home: Path, env: dict[str, str]) -> Daemon:
-    daemon = start_daemon(home, env=env)
-    assert daemon.cli("init", "--email", EMAIL, "--password-stdin", input=PASSWORD + "\n").code == 0
-    assert daemon.cli("login", "openai", "--key-stdin", input=API_KEY + "\n").code == 0
-    return daemon
-
-
-def _resolves(daemon: Daemon) -> bool:
-    body = b'{"url": "https://api.openai.com/v1/models"}'
-    answer = signed(home_key(daemon.home), "POST", daemon.url + "/resolve", body=body)
-    return answer.status_code == 200 and API_KEY in answer.text
-
-
-def _serve_fails(home: Path, env: dict[str, str]) -> str:
-    done = subprocess.run(
-        [AUTHSOME, "daemon", "serve", "--port", "0", "--proxy-port", "0"],
-        env=base_env(home) | env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert done.returncode != 0
-    return done.stdout + done.stderr
-
-
 def _in_keyring(tmp_path: Path, home: Path) -> Daemon:
     """A set-up daemon whose master key was moved (verified) into the honest keyring."""
-    daemon = _setup(home, _keyring_env(tmp_path))
+    daemon = daemon_with_key(home, API_KEY, keyring_env(tmp_path))
     moved = daemon.cli("vault", "backend", "keyring")
     assert moved.code == 0, moved.err
     assert not (home / "server" / "master.key").exists()
@@ -83,8 +38,8 @@ def _in_keyring(tmp_path: Path, home: Path) -> Daemon:
 
 
 def test_a_keyring_that_reads_back_another_key_keeps_the_file(home: Path, tmp_path: Path) -> None:
-    env = _keyring_env(tmp_path, lying="")
-    daemon = _setup(home, env)
+    env = keyring_env(tmp_path, lying="")
+    daemon = daemon_with_key(home, API_KEY, env)
     key_file = home / "server" / "master.key"
     before = key_file.read_bytes()
     try:
@@ -94,13 +49,13 @@ def test_a_keyring_that_reads_back_another_key_keeps_the_file(home: Path, tmp_pa
         assert "did not keep" in moved.json["message"]
         assert key_file.read_bytes() == before, "the file copy stays"
         assert not (home / "server" / "keyring.json").exists(), "the pointer never moved"
-        assert _resolves(daemon)
+        assert resolves(daemon, API_KEY)
         assert base64.b64decode(before.strip()).hex() not in moved.out + moved.err
     finally:
         assert daemon.stop() == 0
     again = start_daemon(home, env=env)  # still opens, from the file
     try:
-        assert _resolves(again)
+        assert resolves(again, API_KEY)
     finally:
         again.stop()
 
@@ -110,21 +65,21 @@ def test_a_rotation_whose_new_key_does_not_read_back_fails_and_keeps_the_key(
 ) -> None:
     daemon = _in_keyring(tmp_path, home)
     assert daemon.stop() == 0
-    lying = start_daemon(home, env=_keyring_env(tmp_path, lying="#new"))
+    lying = start_daemon(home, env=keyring_env(tmp_path, lying="#new"))
     account = f"master-key:{lying.record['deployment_id']}"
-    current = _honest_keyring(tmp_path).get_password("authsome", account)
+    current = honest_keyring(tmp_path).get_password("authsome", account)
     try:
         rotated = lying.cli("vault", "rotate-key")
         assert rotated.code == 1, (rotated.code, rotated.err)
         assert "did not keep" in rotated.err
-        assert _resolves(lying), "the current key keeps working"
+        assert resolves(lying, API_KEY), "the current key keeps working"
     finally:
         assert lying.stop() == 0
-    assert _honest_keyring(tmp_path).get_password("authsome", account) == current
-    honest = start_daemon(home, env=_keyring_env(tmp_path))
+    assert honest_keyring(tmp_path).get_password("authsome", account) == current
+    honest = start_daemon(home, env=keyring_env(tmp_path))
     try:
-        assert _resolves(honest)
-        assert _honest_keyring(tmp_path).get_password("authsome", account + "#new") is None
+        assert resolves(honest, API_KEY)
+        assert honest_keyring(tmp_path).get_password("authsome", account + "#new") is None
     finally:
         honest.stop()
 
@@ -135,8 +90,8 @@ def test_a_missing_keyring_entry_stops_the_daemon_and_never_makes_a_key(
     daemon = _in_keyring(tmp_path, home)
     account = f"master-key:{daemon.record['deployment_id']}"
     assert daemon.stop() == 0
-    _honest_keyring(tmp_path).delete_password("authsome", account)
-    output = _serve_fails(home, _keyring_env(tmp_path))
+    honest_keyring(tmp_path).delete_password("authsome", account)
+    output = serve_fails(home, keyring_env(tmp_path))
     assert "entry is missing" in output and account in output, output[-2000:]
     assert not (home / "server" / "master.key").exists(), "never a fresh key over the data"
     assert store.scalar(home, "SELECT count(*) FROM connections") == 1
@@ -150,21 +105,14 @@ def test_restore_into_a_home_whose_keyring_entry_is_missing_is_refused(
     backup = tmp_path / "vault.bak"
     account = f"master-key:{daemon.record['deployment_id']}"
     try:
-        made = daemon.cli(
-            "vault",
-            "backup",
-            str(backup),
-            "--include-key",
-            "--passphrase-stdin",
-            input=PASSPHRASE + "\n",
-        )
+        made = backup_with_key(daemon, backup, PASSPHRASE)
         assert made.code == 0, made.err
     finally:
         assert daemon.stop() == 0
-    _honest_keyring(tmp_path).delete_password("authsome", account)
+    honest_keyring(tmp_path).delete_password("authsome", account)
     database = home / "server" / "authsome.db"
     before = database.read_bytes()
-    env = base_env(home) | _keyring_env(tmp_path)
+    env = base_env(home) | keyring_env(tmp_path)
     restored = run_cli(
         ["vault", "restore", str(backup), "--force", "--passphrase-stdin"],
         env,
@@ -181,20 +129,20 @@ def test_a_keyring_entry_removed_under_a_running_daemon(home: Path, tmp_path: Pa
     daemon = _in_keyring(tmp_path, home)
     account = f"master-key:{daemon.record['deployment_id']}"
     try:
-        _honest_keyring(tmp_path).delete_password("authsome", account)
+        honest_keyring(tmp_path).delete_password("authsome", account)
         rotated = daemon.cli("vault", "rotate-key")
         assert rotated.code == 1 and "no longer holds" in rotated.err, rotated.err
-        assert _honest_keyring(tmp_path).get_password("authsome", account + "#new") is None
-        assert _resolves(daemon)
+        assert honest_keyring(tmp_path).get_password("authsome", account + "#new") is None
+        assert resolves(daemon, API_KEY)
         rescued = daemon.cli("vault", "backend", "file")
         assert rescued.code == 0, rescued.err
         assert (home / "server" / "master.key").exists()
     finally:
         assert daemon.stop() == 0
-    again = start_daemon(home, env=_keyring_env(tmp_path))
+    again = start_daemon(home, env=keyring_env(tmp_path))
     try:
-        assert _resolves(again)
+        assert resolves(again, API_KEY)
         assert again.cli("vault", "rotate-key").code == 0
-        assert _resolves(again)
+        assert resolves(again, API_KEY)
     finally:
         again.stop()

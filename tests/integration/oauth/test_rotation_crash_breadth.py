@@ -25,7 +25,7 @@ from tests.conftest import EMAIL, PASSWORD
 from tests.integration.oauth.conftest import API_HOSTS, OAuthEnv
 from tests.support import store
 from tests.support.daemon import Daemon, base_env, run_cli, start_daemon
-from tests.support.pop import home_key, signed
+from tests.support.vault import resolves
 
 USERS = ("ada@example.com", "bob@example.com", "cyd@example.com")
 USER_PASSWORD = "rotation user password 2207"
@@ -105,12 +105,6 @@ def _crash_rotation(env: OAuthEnv, point: str) -> None:
             armed.process.wait()
 
 
-def _resolves(daemon: Daemon, home: Path, api_key: str) -> bool:
-    body = b'{"url": "https://api.openai.com/v1/models"}'
-    answer = signed(home_key(home), "POST", daemon.url + "/resolve", body=body)
-    return answer.status_code == 200 and api_key in answer.text
-
-
 def _master_key(home: Path) -> bytes:
     return base64.b64decode((home / "server" / "master.key").read_text())
 
@@ -146,7 +140,7 @@ def test_a_crash_at_any_step_keeps_every_vault_and_the_oauth_client(
     restarted = _restart(env)
     try:
         for owner, home in agents.items():
-            assert _resolves(restarted, home, _api_key(owner)), (point, owner)
+            assert resolves(restarted, _api_key(owner), home), (point, owner)
         refreshed = env.cli("refresh", "oauthco")
         assert refreshed.code == 0, (point, refreshed.err)
         assert env.server.token_requests("refresh_token")[-1]["ok"]
