@@ -5,6 +5,9 @@
 stand-in for api.openai.com, with a planted admin password and API key; its
 own ledger is checked when the module is done.
 
+``claimed_daemon(home, ledger)``: a fresh daemon of its own for a test that
+stops, kills or restarts it, its home and log watched by the test's ledger.
+
 ``pytest_configure`` adds the plugin that prints the load test's figures.
 """
 
@@ -20,6 +23,7 @@ import pytest
 from authsome.crypto.identity_keys import IdentityKey
 from authsome.testing.upstream import HttpsEchoServer, TestCA
 from tests.adversarial.ledger import Ledger
+from tests.conftest import EMAIL, PASSWORD
 from tests.support.daemon import Daemon, start_daemon
 from tests.support.pop import home_key
 
@@ -33,6 +37,15 @@ def ledger() -> Iterator[Ledger]:
     yield book
     leaks = book.leaks()
     assert not leaks, f"planted secrets leaked: {leaks}"
+
+
+def claimed_daemon(home: Path, ledger: Ledger) -> tuple[Daemon, IdentityKey]:
+    """A fresh daemon for ``home`` whose files and log ``ledger`` watches, with an
+    identity claimed by the admin: the daemon and that identity's key."""
+    daemon = start_daemon(home)
+    ledger.watch_home(home, daemon.log_path)
+    assert daemon.cli("init", "--email", EMAIL, "--password-stdin", input=PASSWORD + "\n").code == 0
+    return daemon, home_key(home)
 
 
 @dataclass

@@ -22,11 +22,10 @@ import httpx
 
 from authsome.crypto.identity_keys import IdentityKey
 from authsome.crypto.pop import sign_proof
+from tests.adversarial.conftest import claimed_daemon
 from tests.adversarial.ledger import Ledger
-from tests.conftest import EMAIL, PASSWORD
 from tests.support import store
 from tests.support.daemon import Daemon, base_env, run_cli, start_daemon
-from tests.support.pop import home_key
 from tests.support.vault import backup_with_key
 
 WRITERS = 4
@@ -120,10 +119,7 @@ def test_backups_taken_during_writes_restore_to_consistent_vaults(
     tmp_path: Path, ledger: Ledger
 ) -> None:
     home = tmp_path / "home"
-    daemon = start_daemon(home)
-    ledger.watch_home(home, daemon.log_path)
-    assert daemon.cli("init", "--email", EMAIL, "--password-stdin", input=PASSWORD + "\n").code == 0
-    key = home_key(home)
+    daemon, key = claimed_daemon(home, ledger)
     marker = ledger.plant("backup")
     passphrase = ledger.plant("passphrase")
     writes = Writes()

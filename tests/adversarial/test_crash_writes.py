@@ -28,10 +28,9 @@ import pytest
 
 from authsome.crypto.identity_keys import IdentityKey
 from authsome.crypto.pop import sign_proof
+from tests.adversarial.conftest import claimed_daemon
 from tests.adversarial.ledger import Ledger
-from tests.conftest import EMAIL, PASSWORD
 from tests.support.daemon import Daemon, start_daemon
-from tests.support.pop import home_key
 
 WRITES = 1000
 SOURCES = tuple(f"127.0.0.{n}" for n in range(2, 22))
@@ -137,10 +136,7 @@ def test_kill_9_during_concurrent_writes_loses_no_acknowledged_write(
     tmp_path: Path, ledger: Ledger
 ) -> None:
     home = tmp_path / "home"
-    daemon = start_daemon(home)
-    ledger.watch_home(home, daemon.log_path)
-    assert daemon.cli("init", "--email", EMAIL, "--password-stdin", input=PASSWORD + "\n").code == 0
-    key = home_key(home)
+    daemon, key = claimed_daemon(home, ledger)
     marker = ledger.plant("crash")
     secrets = {f"c{i:04d}": f"sk-{marker}x{i:04d}" for i in range(WRITES)}
     tally = Tally(kill_at=random.SystemRandom().randint(*KILL_BETWEEN))
