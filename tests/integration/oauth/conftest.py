@@ -18,7 +18,6 @@ import pytest
 from authsome.client.api import DaemonClient
 from authsome.testing.upstream import HttpsEchoServer, TestCA
 from tests.conftest import EMAIL, PASSWORD
-from tests.support import store
 from tests.support.daemon import AUTHSOME, CliResult, Daemon, start_daemon
 from tests.support.oauth_browser import ScriptedBrowser
 from tests.support.oauth_server import STATIC_CLIENT, OAuthServer, require_server
@@ -190,6 +189,11 @@ class OAuthEnv:
         return answers
 
     def db(self) -> Any:
+        # Imported here: tests.support.store reads the selected store once, and this
+        # conftest loads before pytest_configure applies --store when a test file
+        # of this folder is named on the command line.
+        from tests.support import store
+
         return store.connect(self.daemon.home)
 
     def audit_events(self) -> list[tuple[str, str, str | None]]:
@@ -233,12 +237,20 @@ def oauth_server(request: pytest.FixtureRequest) -> Iterator[OAuthServer]:
         yield server
 
 
-def open_env(tmp_path: Path, server: OAuthServer, *daemon_args: str) -> Iterator[OAuthEnv]:
+def open_env(
+    tmp_path: Path,
+    server: OAuthServer,
+    *daemon_args: str,
+    daemon_env: dict[str, str] | None = None,
+) -> Iterator[OAuthEnv]:
+    """The ``oauth_env`` set-up, the daemon started with ``daemon_args`` and ``daemon_env``."""
     ca = TestCA()
     ca_file = ca.write_pem(tmp_path / "upstream-ca.pem")
     with HttpsEchoServer(ca, API_HOSTS) as upstream:
         resolve = [f"--proxy-resolve={name}=127.0.0.1:{upstream.port}" for name in API_HOSTS]
-        daemon = start_daemon(tmp_path / "home", *resolve, f"--upstream-ca={ca_file}", *daemon_args)
+        daemon = start_daemon(
+            tmp_path / "home", *resolve, f"--upstream-ca={ca_file}", *daemon_args, env=daemon_env
+        )
         env = OAuthEnv(server, daemon, upstream, tmp_path)
         try:
             init = env.cli("init", "--email", EMAIL, "--password-stdin", input=PASSWORD + "\n")

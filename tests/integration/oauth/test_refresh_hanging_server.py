@@ -10,16 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from authsome.testing.upstream import HttpsEchoServer, TestCA
-from tests.conftest import EMAIL, PASSWORD
-from tests.integration.oauth.conftest import (
-    API_HOSTS,
-    OAuthEnv,
-    register_providers,
-    wait_until_expired,
-)
+from tests.integration.oauth.conftest import OAuthEnv, open_env, wait_until_expired
 from tests.support import store
-from tests.support.daemon import start_daemon
 from tests.support.oauth_server import OAuthServer
 
 pytestmark = pytest.mark.access_ttl(4)
@@ -30,24 +22,8 @@ TIMEOUT = 1.5  # seconds the daemon waits for the authorization server (default 
 @pytest.fixture
 def impatient_env(tmp_path: Path, oauth_server: OAuthServer) -> Iterator[OAuthEnv]:
     """``oauth_env``, with a daemon whose outbound timeout is ``TIMEOUT``."""
-    ca = TestCA()
-    ca_file = ca.write_pem(tmp_path / "upstream-ca.pem")
-    with HttpsEchoServer(ca, API_HOSTS) as upstream:
-        resolve = [f"--proxy-resolve={name}=127.0.0.1:{upstream.port}" for name in API_HOSTS]
-        daemon = start_daemon(
-            tmp_path / "home",
-            *resolve,
-            f"--upstream-ca={ca_file}",
-            env={"AUTHSOME_OUTBOUND_TIMEOUT": str(TIMEOUT)},
-        )
-        env = OAuthEnv(oauth_server, daemon, upstream, tmp_path)
-        try:
-            init = env.cli("init", "--email", EMAIL, "--password-stdin", input=PASSWORD + "\n")
-            assert init.code == 0, init.err
-            register_providers(env)
-            yield env
-        finally:
-            daemon.stop()
+    timeout = {"AUTHSOME_OUTBOUND_TIMEOUT": str(TIMEOUT)}
+    yield from open_env(tmp_path, oauth_server, daemon_env=timeout)
 
 
 def _logged_in_and_expired(env: OAuthEnv) -> None:
