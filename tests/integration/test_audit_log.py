@@ -20,6 +20,7 @@ from tests.integration.conftest import Gateway
 from tests.support import store
 from tests.support.daemon import AUTHSOME, Daemon, base_env, run_cli
 from tests.support.pop import home_key, signed
+from tests.support.web import csrf_of, following_client
 
 USER_EMAIL = "user@example.com"
 USER_PASSWORD = "another long passphrase for the user"
@@ -146,29 +147,21 @@ def test_api_pages_with_cursors(claimed: Daemon) -> None:
 
 
 def _sign_in(url: str, email: str, password: str) -> httpx.Client:
-    browser = httpx.Client(base_url=url, follow_redirects=True, headers={"Origin": url})
+    browser = following_client(url)
     page = browser.get("/login").text
     response = browser.post(
-        "/login", data={"email": email, "password": password, "csrf": _csrf(page)}
+        "/login", data={"email": email, "password": password, "csrf": csrf_of(page)}
     )
     assert response.status_code == 200 and "/login" not in str(response.url), response.text
     return browser
-
-
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found, page[:500]
-    return found.group(1)
 
 
 def add_user(daemon: Daemon, home: Path) -> dict[str, Any]:
     """Open registration as the admin, register a user, claim a second agent for them."""
     admin = _sign_in(daemon.url, EMAIL, PASSWORD)
     page = admin.get("/ui/settings").text
-    assert admin.post("/ui/settings/registration", data={"open": "on", "csrf": _csrf(page)})
-    visitor = httpx.Client(
-        base_url=daemon.url, follow_redirects=True, headers={"Origin": daemon.url}
-    )
+    assert admin.post("/ui/settings/registration", data={"open": "on", "csrf": csrf_of(page)})
+    visitor = following_client(daemon.url)
     page = visitor.get("/register").text
     response = visitor.post(
         "/register",
@@ -176,7 +169,7 @@ def add_user(daemon: Daemon, home: Path) -> dict[str, Any]:
             "email": USER_EMAIL,
             "password": USER_PASSWORD,
             "password_again": USER_PASSWORD,
-            "csrf": _csrf(page),
+            "csrf": csrf_of(page),
         },
     )
     assert response.status_code == 200, response.text

@@ -27,6 +27,7 @@ from tests.support.daemon import base_env, run_cli
 from tests.support.pop import home_key, signed
 from tests.support.postgres import use_postgres
 from tests.support.vault import backup_with_key
+from tests.support.web import csrf_of, following_client
 from tests.unit.audit.test_events_documented import _documented
 
 ACME_KEY_2 = "acme-PLANTED-second-ACME-1122334455"
@@ -43,33 +44,25 @@ PASSPHRASE = "PLANTED-backup-passphrase-2207"
 SCANNED_KEY = "sk-proj-PLANTEDscannedKEY0123456789abc"
 
 
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found, page[:300]
-    return found.group(1)
-
-
-def _browser(url: str) -> httpx.Client:
-    return httpx.Client(base_url=url, follow_redirects=True, headers={"Origin": url}, timeout=30)
-
-
 def _sign_in(browser: httpx.Client, email: str, password: str) -> httpx.Response:
     page = browser.get("/login").text
-    return browser.post("/login", data={"email": email, "password": password, "csrf": _csrf(page)})
+    return browser.post(
+        "/login", data={"email": email, "password": password, "csrf": csrf_of(page)}
+    )
 
 
 def _browser_flows(gateway: Gateway, tmp: Path) -> list[str]:
     """Sign-ins (one wrong), an invite, a registration, a password change, a browser claim."""
     url = gateway.daemon.url
-    admin = _browser(url)
+    admin = following_client(url)
     wrong = _sign_in(admin, EMAIL, WRONG_PASSWORD)
     assert "/login" in str(wrong.url)
     assert "/login" not in str(_sign_in(admin, EMAIL, PASSWORD).url)
     page = admin.get("/ui/settings/invites").text
-    made = admin.post("/ui/settings/invites", data={"csrf": _csrf(page)}).text
+    made = admin.post("/ui/settings/invites", data={"csrf": csrf_of(page)}).text
     invite = re.search(r"/invite/([A-Za-z0-9_-]+)", made)
     assert invite, made[:500]
-    visitor = _browser(url)
+    visitor = following_client(url)
     page = visitor.get(f"/invite/{invite.group(1)}").text
     registered = visitor.post(
         "/register",
@@ -78,7 +71,7 @@ def _browser_flows(gateway: Gateway, tmp: Path) -> list[str]:
             "password": USER_PASSWORD,
             "password_again": USER_PASSWORD,
             "invite": invite.group(1),
-            "csrf": _csrf(page),
+            "csrf": csrf_of(page),
         },
     )
     assert registered.status_code == 200 and "/login" not in str(registered.url)
@@ -89,7 +82,7 @@ def _browser_flows(gateway: Gateway, tmp: Path) -> list[str]:
             "current_password": USER_PASSWORD,
             "new_password": NEW_USER_PASSWORD,
             "new_password_again": NEW_USER_PASSWORD,
-            "csrf": _csrf(page),
+            "csrf": csrf_of(page),
         },
     )
     assert changed.status_code == 200, changed.text[:300]
@@ -103,7 +96,7 @@ def _browser_flows(gateway: Gateway, tmp: Path) -> list[str]:
     page = admin.get(f"/claim/{link.group(1)}").text
     decided = admin.post(
         f"/claim/{link.group(1)}",
-        data={"decision": "accept", "grant": "all", "csrf": _csrf(page)},
+        data={"decision": "accept", "grant": "all", "csrf": csrf_of(page)},
     )
     assert decided.status_code == 200, decided.text[:300]
     handle = run_cli(("whoami", "--json"), agent_env).json["handle"]
@@ -184,7 +177,7 @@ def test_no_secret_of_any_flow_reaches_the_audit_trail(gateway: Gateway, tmp_pat
     daemon = gateway.daemon
     exported_lines = daemon.cli("log", "--json", "--since", "2000-01-01")
     assert exported_lines.code == 0
-    admin = _browser(daemon.url)
+    admin = following_client(daemon.url)
     _sign_in(admin, EMAIL, PASSWORD)
     csv_text = admin.get("/audit/export.csv?since=all").text
     assert daemon.stop() == 0  # every queued event is written at shutdown

@@ -85,6 +85,14 @@ class Browser:
         return answer
 
 
+def following_client(base_url: str) -> httpx.Client:
+    """A plain client that follows redirects and sends our Origin: for flows that fill
+    in each form's CSRF field by hand (``csrf_of``) and check the page they end on."""
+    return httpx.Client(
+        base_url=base_url, follow_redirects=True, headers={"Origin": base_url}, timeout=30
+    )
+
+
 def registered(base_url: str, email: str, password: str = WEB_PASSWORD) -> Browser:
     """A browser signed in as a principal it registers (the first one is the admin)."""
     browser = Browser(base_url)

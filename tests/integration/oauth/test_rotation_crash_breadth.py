@@ -26,34 +26,25 @@ from tests.integration.oauth.conftest import API_HOSTS, OAuthEnv
 from tests.support import store
 from tests.support.daemon import Daemon, base_env, run_cli, start_daemon
 from tests.support.vault import resolves
+from tests.support.web import csrf_of, following_client
 
 USERS = ("ada@example.com", "bob@example.com", "cyd@example.com")
 USER_PASSWORD = "rotation user password 2207"
 
 
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found, page[:300]
-    return found.group(1)
-
-
-def _browser(url: str) -> httpx.Client:
-    return httpx.Client(base_url=url, follow_redirects=True, headers={"Origin": url}, timeout=30)
-
-
 def _invite_user(admin: httpx.Client, url: str, email: str) -> None:
     page = admin.get("/ui/settings/invites").text
-    made = admin.post("/ui/settings/invites", data={"csrf": _csrf(page)}).text
+    made = admin.post("/ui/settings/invites", data={"csrf": csrf_of(page)}).text
     invite = re.search(r"/invite/([A-Za-z0-9_-]+)", made)
     assert invite, made[:500]
-    with _browser(url) as visitor:
+    with following_client(url) as visitor:
         page = visitor.get(f"/invite/{invite.group(1)}").text
         form = {
             "email": email,
             "password": USER_PASSWORD,
             "password_again": USER_PASSWORD,
             "invite": invite.group(1),
-            "csrf": _csrf(page),
+            "csrf": csrf_of(page),
         }
         registered = visitor.post("/register", data=form)
         assert registered.status_code == 200 and "/login" not in str(registered.url)
@@ -62,9 +53,9 @@ def _invite_user(admin: httpx.Client, url: str, email: str) -> None:
 def _user_agents(env: OAuthEnv) -> dict[str, Path]:
     """Each user's agent home (its identity claimed, an API key in its vault)."""
     url = env.daemon.url
-    with _browser(url) as admin:
+    with following_client(url) as admin:
         page = admin.get("/login").text
-        form = {"email": EMAIL, "password": PASSWORD, "csrf": _csrf(page)}
+        form = {"email": EMAIL, "password": PASSWORD, "csrf": csrf_of(page)}
         assert "/login" not in str(admin.post("/login", data=form).url)
         for email in USERS:
             _invite_user(admin, url, email)
