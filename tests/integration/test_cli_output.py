@@ -18,7 +18,13 @@ import pytest
 
 from authsome.cli.main import COMMAND_INDEX
 from tests.support import store
-from tests.support.cli import PASSWORD, api_key_provider, register_provider, start_claimed
+from tests.support.cli import (
+    PASSWORD,
+    api_key_provider,
+    complete,
+    register_provider,
+    start_claimed,
+)
 from tests.support.daemon import AUTHSOME, CliResult, Daemon, base_env, run_cli
 from tests.support.tty import run_on_tty
 
@@ -269,17 +275,6 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     assert "Exit codes:" in result.out and "usage error" in result.out
 
 
-def _complete(daemon: Daemon, words: str) -> list[str]:
-    env = daemon.env | {
-        "_AUTHSOME_COMPLETE": "bash_complete",
-        "COMP_WORDS": words,
-        "COMP_CWORD": str(len(words.split(" ")) - 1),
-    }
-    done = subprocess.run([AUTHSOME], env=env, capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    return [line.split(",", 1)[1] for line in done.stdout.splitlines()]
-
-
 def test_completion_scripts_and_names_from_the_daemon(shared: Daemon) -> None:
     for shell, marker in (
         ("bash", "complete -o"),
@@ -291,11 +286,11 @@ def test_completion_scripts_and_names_from_the_daemon(shared: Daemon) -> None:
     assert shared.cli("completion", "tcsh").code == 2
     as_json = shared.cli("completion", "bash", "--json").json
     assert as_json["shell"] == "bash" and "_AUTHSOME_COMPLETE" in as_json["script"]
-    assert "openai" in _complete(shared, "authsome login open")
-    assert "plainco" in _complete(shared, "authsome export pl")
-    assert _complete(shared, "authsome connections inspect openai ") == ["default"]
-    assert "doctor" in _complete(shared, "authsome do")
-    assert "--json" in _complete(shared, "authsome whoami --")
+    assert "openai" in complete(shared, "authsome login open")
+    assert "plainco" in complete(shared, "authsome export pl")
+    assert complete(shared, "authsome connections inspect openai ") == ["default"]
+    assert "doctor" in complete(shared, "authsome do")
+    assert "--json" in complete(shared, "authsome whoami --")
     stopped = shared.env | {"AUTHSOME_BASE_URL": "http://127.0.0.1:9"}
     env = stopped | {
         "_AUTHSOME_COMPLETE": "bash_complete",

@@ -1,15 +1,16 @@
-"""Helpers for CLI tests: a claimed daemon, custom providers, audit rows."""
+"""Helpers for CLI tests: a claimed daemon, custom providers, audit rows, completions."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from tests.support import store
-from tests.support.daemon import Daemon, start_daemon
+from tests.support.daemon import AUTHSOME, Daemon, start_daemon
 
 T = TypeVar("T")
 PASSWORD = "correct horse battery staple"
@@ -70,3 +71,17 @@ def eventually(check: Callable[[], T], *, timeout: float = 10.0) -> T:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def complete(daemon: Daemon, words: str) -> list[str]:
+    """What bash completion offers for the command line ``words`` (its last word being
+    typed), as the shell script asks the CLI for it, in ``daemon``'s environment."""
+    env = daemon.env | {
+        "_AUTHSOME_COMPLETE": "bash_complete",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split(" ")) - 1),
+    }
+    done = subprocess.run([AUTHSOME], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    # One "type,value" line each; nothing to offer is one empty line.
+    return [line.split(",", 1)[1] for line in done.stdout.splitlines() if line]
