@@ -10,24 +10,15 @@ from pathlib import Path
 import pytest
 
 from tests.support.oauth_browser import ScriptedBrowser
-from tests.support.oauth_server import DEVICE_CLIENT, GRANT_DEVICE, OAuthServer, require_server
-from tests.team.test_replicas import Team, _register_providers, _start_team
+from tests.support.oauth_server import DEVICE_CLIENT, GRANT_DEVICE, OAuthServer
+from tests.team.test_replicas import Team, _oauth_team
 
 INTERVAL = 3
 
 
 @pytest.fixture
 def device_team(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Team, OAuthServer]]:
-    require_server()
-    with OAuthServer(device_interval=INTERVAL) as server:
-        team = _start_team(tmp_path, postgres_url)
-        try:
-            _register_providers(team, server)
-            yield team, server
-        finally:
-            team.a.stop()
-            team.b.stop()
-            team.balancer.close()
+    yield from _oauth_team(tmp_path, postgres_url, device_interval=INTERVAL)
 
 
 def test_two_replicas_take_turns_polling_a_device_login(

@@ -136,6 +136,12 @@ class Team:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             return list(conn.execute(query, params).fetchall())
 
+    def stop(self) -> None:
+        """Stop both replicas and the balancer."""
+        self.a.stop()
+        self.b.stop()
+        self.balancer.close()
+
 
 def _start_team(tmp_path: Path, database_url: str, *extra: str) -> Team:
     balancer = Balancer()
@@ -152,9 +158,7 @@ def _start_team(tmp_path: Path, database_url: str, *extra: str) -> Team:
     team = Team(a, b, balancer, database_url, tmp_path)
     init = team.cli("init", "--email", EMAIL, "--password-stdin", input=PASSWORD + "\n")
     if init.code != 0:
-        a.stop()
-        b.stop()
-        balancer.close()
+        team.stop()
     assert init.code == 0, init.err
     return team
 
@@ -165,9 +169,7 @@ def team(tmp_path: Path, postgres_url: str) -> Iterator[Team]:
     try:
         yield running
     finally:
-        running.a.stop()
-        running.b.stop()
-        running.balancer.close()
+        running.stop()
 
 
 def test_a_proof_used_on_a_is_refused_on_b(team: Team) -> None:
@@ -235,18 +237,24 @@ def _register_providers(team: Team, server: OAuthServer) -> None:
     team.pin(None)
 
 
-@pytest.fixture
-def oauth_team(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Team, OAuthServer]]:
+def _oauth_team(
+    tmp_path: Path, postgres_url: str, **server_options: Any
+) -> Iterator[tuple[Team, OAuthServer]]:
+    """A team with the test authorization server (``OAuthServer(**server_options)``)
+    and its providers registered on both replicas."""
     require_server()  # skipped without node and `npm ci`, failed under CI
-    with OAuthServer(access_ttl=4) as server:
+    with OAuthServer(**server_options) as server:
         running = _start_team(tmp_path, postgres_url)
         try:
             _register_providers(running, server)
             yield running, server
         finally:
-            running.a.stop()
-            running.b.stop()
-            running.balancer.close()
+            running.stop()
+
+
+@pytest.fixture
+def oauth_team(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Team, OAuthServer]]:
+    yield from _oauth_team(tmp_path, postgres_url, access_ttl=4)
 
 
 def _login_started_on_a_finished_on_b(team: Team) -> None:

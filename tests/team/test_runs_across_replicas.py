@@ -39,9 +39,7 @@ def team_with_upstream(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Team
             resolve = ",".join(f"{name}=127.0.0.1:{upstream.port}" for name in UPSTREAM_NAMES)
             yield team, {"AUTHSOME_PROXY_RESOLVE": resolve, "AUTHSOME_UPSTREAM_CA": str(ca_file)}
         finally:
-            team.a.stop()
-            team.b.stop()
-            team.balancer.close()
+            team.stop()
 
 
 def test_a_local_proxy_run_is_served_by_whichever_replica_answers(
