@@ -36,8 +36,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     store = config.getoption("--store")
-    if store:  # subprocesses and start_daemon read the variable
+    if store:  # subprocesses (xdist workers, nested pytest runs) read the variable
         os.environ[postgres.STORE_ENV] = store
+    postgres.select_store(store)  # whatever was imported before this hook ran
+    config.addinivalue_line(
+        "markers", "sqlite_only: about the embedded SQLite file; skipped on PostgreSQL"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("sqlite_only") and postgres.use_postgres():
+        pytest.skip("about the embedded SQLite file; the store is PostgreSQL")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

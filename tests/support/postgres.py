@@ -56,15 +56,22 @@ def postgres_available() -> bool:
 _selected: str | None = None
 
 
-def selected_store() -> str:
-    """``sqlite`` (default) or ``postgres``: which store daemons under test use.
+def select_store(name: str | None) -> None:
+    """Fix the store for this process (tests/conftest.py's pytest_configure calls it).
 
-    Read once: tests that clear ``AUTHSOME_*`` from the environment (to give a
-    library client a clean one) must not switch the store under their feet.
+    ``None`` takes ``$AUTHSOME_TEST_STORE``, else SQLite. The choice is kept
+    here, not re-read from the environment: tests that clear ``AUTHSOME_*``
+    (to give a library client a clean one) must not switch the store.
     """
     global _selected
+    _selected = (name or os.environ.get(STORE_ENV, "")).strip().lower() or "sqlite"
+
+
+def selected_store() -> str:
+    """``sqlite`` (default) or ``postgres``: which store daemons under test use."""
     if _selected is None:
-        _selected = os.environ.get(STORE_ENV, "sqlite").strip().lower() or "sqlite"
+        select_store(None)
+    assert _selected is not None
     return _selected
 
 

@@ -23,10 +23,9 @@ import pytest
 
 from tests.support import postgres
 
-#: For tests that are about SQLite's own files (WAL, damaged pages, the online backup API).
-sqlite_only = pytest.mark.skipif(
-    postgres.use_postgres(), reason="about the embedded SQLite file; the store is PostgreSQL"
-)
+#: For tests that are about SQLite's own files (WAL, damaged pages, the online backup API);
+#: skipped on PostgreSQL when they run (tests/conftest.py), not decided at import.
+sqlite_only = pytest.mark.sqlite_only
 
 
 def database_url(home: Path) -> str:
