@@ -16,23 +16,7 @@ from authsome.providers.matching import (
     ProviderMatcher,
     check_instance_base_url,
 )
-from authsome.providers.schema import ProviderDefinition
-
-
-def provider(name: str, *api_url: str, alternative_to: str | None = None) -> ProviderDefinition:
-    data: dict[str, object] = {
-        "schema_version": 1,
-        "name": name,
-        "display_name": name.title(),
-        "auth_type": "api_key",
-        "flow": "api_key",
-        "api_url": list(api_url),
-        "api_key": {},
-    }
-    if alternative_to:
-        data["alternative_to"] = alternative_to
-    return ProviderDefinition.model_validate(data)
-
+from tests.support.providers import provider
 
 GHE = provider("ghe", "{base_url}/api/")
 SHOP = provider("shop", "{base_url}/admin/api/")

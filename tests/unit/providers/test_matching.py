@@ -13,21 +13,7 @@ from authsome.providers.matching import (
     resolve_base_url,
 )
 from authsome.providers.schema import ProviderDefinition
-
-
-def provider(name: str, *api_url: str) -> ProviderDefinition:
-    return ProviderDefinition.model_validate(
-        {
-            "schema_version": 1,
-            "name": name,
-            "display_name": name.title(),
-            "auth_type": "api_key",
-            "flow": "api_key",
-            "api_url": list(api_url),
-            "api_key": {},
-        }
-    )
-
+from tests.support.providers import provider
 
 AI = ProviderMatcher(
     [
