@@ -42,6 +42,7 @@ from schemathesis.core.failures import FailureGroup
 from authsome.crypto.identity_keys import IdentityKey
 from authsome.crypto.pop import sign_proof
 from tests.adversarial.conftest import Target
+from tests.support.pop import PROOF_REFUSAL_CODES
 
 EXAMPLES = int(os.environ.get("AUTHSOME_FUZZ_EXAMPLES", "8"))
 SECONDS = float(os.environ.get("AUTHSOME_FUZZ_SECONDS", "90"))
@@ -53,18 +54,6 @@ REVEALING = (
 )
 # Operations that would end the fuzzing session itself (revoking the caller).
 SKIPPED = ("/identities/{handle}/revoke",)
-# Error codes of a refused proof (DESIGN §3): none may appear, every request is validly signed.
-PROOF_REFUSALS = frozenset(
-    {
-        "pop_missing",
-        "pop_invalid",
-        "pop_expired",
-        "pop_replayed",
-        "identity_unknown",
-        "identity_pending",
-        "identity_revoked",
-    }
-)
 
 
 class PopRequestsAuth(requests.auth.AuthBase):
@@ -94,7 +83,7 @@ class Tally:
         self.statuses[response.status_code] += 1
         if response.status_code == 401:
             code = _error_code(response)
-            if code in PROOF_REFUSALS:
+            if code in PROOF_REFUSAL_CODES:  # every request is validly signed
                 self.refused_proofs[f"{label}: {code}"] += 1
 
     @property

@@ -11,6 +11,19 @@ import httpx
 from authsome.crypto.identity_keys import IdentityKey
 from authsome.crypto.pop import sign_proof
 
+#: The error codes of a refused proof, as DESIGN §3 names them (all answer 401).
+PROOF_REFUSAL_CODES = frozenset(
+    {
+        "pop_missing",
+        "pop_invalid",
+        "pop_expired",
+        "pop_replayed",
+        "identity_unknown",
+        "identity_pending",
+        "identity_revoked",
+    }
+)
+
 
 def home_key(home: Path) -> IdentityKey:
     config = json.loads((home / "client" / "config.json").read_text())
