@@ -106,6 +106,16 @@ def _trickle(sock: socket.socket | ssl.SSLSocket, seconds: float) -> None:
         pass
 
 
+def _assert_trickled_head_is_cut(sock: socket.socket | ssl.SSLSocket) -> None:
+    """A head begun on ``sock`` and trickled on past the deadline: answered 408, in time."""
+    started = time.monotonic()
+    _trickle(sock, CUT_WITHIN + 2)
+    answer = _read_all(sock)
+    elapsed = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert elapsed < CUT_WITHIN + 0.5, f"cut after {elapsed:.1f} s"
+
+
 def _assert_served_throughout(health: HealthWatch, agent: ProxyWatch) -> None:
     assert health.failures == [] and health.answers > 0, health.failures
     assert agent.failures == [] and agent.answers > 0, agent.failures
@@ -115,12 +125,7 @@ def test_a_trickled_connect_head_times_out(proxied: Proxied) -> None:
     health, agent = proxied.watches()
     with health, agent, _connect(proxied.port) as sock:
         sock.sendall(b"CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n")
-        started = time.monotonic()
-        _trickle(sock, CUT_WITHIN + 2)
-        answer = _read_all(sock)
-        elapsed = time.monotonic() - started
-    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
-    assert elapsed < CUT_WITHIN + 0.5, f"cut after {elapsed:.1f} s"
+        _assert_trickled_head_is_cut(sock)
     _assert_served_throughout(health, agent)
 
 
@@ -141,12 +146,7 @@ def test_a_trickled_head_inside_an_intercepted_tunnel_times_out(proxied: Proxied
         assert established.startswith(b"HTTP/1.1 200"), established
         with proxied.ca.wrap_socket(raw, server_hostname="api.openai.com") as tls:
             tls.sendall(b"GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n")
-            started = time.monotonic()
-            _trickle(tls, CUT_WITHIN + 2)
-            answer = _read_all(tls)
-            elapsed = time.monotonic() - started
-    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
-    assert elapsed < CUT_WITHIN + 0.5, f"cut after {elapsed:.1f} s"
+            _assert_trickled_head_is_cut(tls)
     _assert_served_throughout(health, agent)
 
 
