@@ -504,28 +504,20 @@ def _row(phase: Phase) -> str:
     return row
 
 
+def _git(*args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10, check=False
+    )
+    return done.stdout.strip()
+
+
 def commit() -> str:
     try:
-        done = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
+        head = _git("rev-parse", "--short", "HEAD") or "unknown"
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except OSError:
         return "unknown"
-    dirty = ""
-    status = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=False,
-    )
-    if status.stdout.strip():
-        dirty = " (with uncommitted changes in the tree)"
-    return (done.stdout.strip() or "unknown") + dirty
+    return head + (" (with uncommitted changes in the tree)" if dirty else "")
 
 
 def preamble(config: Config, server_version: str) -> None:
