@@ -642,10 +642,11 @@ def load_note(start: tuple[float, float, float], end: tuple[float, float, float]
         f"{when} {'/'.join(f'{value:.1f}' for value in load)}"
         for when, load in (("start", start), ("end", end))
     )
-    if max(start[0], end[0]) > (os.cpu_count() or 1):
+    # Judged at the start: by the end, the run's own three processes count too.
+    if start[0] > (os.cpu_count() or 1):
         shown += (
-            "\nthe machine was busy (more runnable processes than cores): wall times are "
-            "inflated, CPU times less so"
+            "\nthe machine was busy before the run (more runnable processes than cores): "
+            "wall times are inflated, CPU times less so"
         )
     return shown
 
