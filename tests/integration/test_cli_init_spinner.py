@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 from tests.conftest import EMAIL, PASSWORD
-from tests.support.daemon import base_env, run_cli
+from tests.support.cli import autostart_env
+from tests.support.daemon import run_cli
 from tests.support.tty import run_on_tty
 
 
 def test_init_shows_a_spinner_while_it_starts_the_daemon(tmp_path: Path) -> None:
-    env = base_env(tmp_path / "home")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env["AUTHSOME_BASE_URL"] = f"http://127.0.0.1:{port}"
+    env, port = autostart_env(tmp_path / "home")
     try:
         shown = run_on_tty(
             ["init", "--email", EMAIL, "--password-stdin"],

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import EMAIL, PASSWORD
 from tests.support import store
+from tests.support.cli import autostart_env
 from tests.support.daemon import AUTHSOME, Daemon, base_env, run_cli, start_daemon
 
 
@@ -125,12 +126,7 @@ def test_cli_refuses_a_daemon_of_another_home(daemon: Daemon, tmp_path: Path) ->
 
 
 def test_cli_autostarts_the_daemon_and_daemon_commands_work(tmp_path: Path) -> None:
-    home = tmp_path / "auto"
-    env = base_env(home)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env["AUTHSOME_BASE_URL"] = f"http://127.0.0.1:{port}"
+    env, port = autostart_env(tmp_path / "auto")
     try:
         result = run_cli(
             ["init", "--email", EMAIL, "--password-stdin", "--json"], env, input=PASSWORD + "\n"

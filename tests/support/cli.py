@@ -1,4 +1,5 @@
-"""Helpers for CLI tests: a claimed daemon, custom providers, audit rows, completions."""
+"""Helpers for CLI tests: a claimed daemon, an autostarting environment, custom
+providers, audit rows, completions."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tests.support import store
-from tests.support.daemon import AUTHSOME, Daemon, start_daemon
+from tests.support.daemon import AUTHSOME, Daemon, base_env, start_daemon
+from tests.support.postgres import free_port
 
 T = TypeVar("T")
 PASSWORD = "correct horse battery staple"
@@ -25,6 +27,13 @@ def start_claimed(home: Path) -> Daemon:
         daemon.stop()
         raise RuntimeError(f"init failed: {result.err}")
     return daemon
+
+
+def autostart_env(home: Path) -> tuple[dict[str, str], int]:
+    """``base_env(home)`` pointing the CLI at a free loopback port, where the first
+    command that needs the daemon starts it: the environment and the port."""
+    port = free_port()
+    return base_env(home, AUTHSOME_BASE_URL=f"http://127.0.0.1:{port}"), port
 
 
 def register_provider(daemon: Daemon, definition: dict[str, Any]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,21 +18,16 @@ from tests.support.daemon import base_env, run_cli, start_daemon
 from tests.support.oauth_browser import ScriptedBrowser
 from tests.support.oauth_server import STATIC_CLIENT, OAuthServer
 from tests.support.pop import home_key
+from tests.support.postgres import free_port
 from tests.support.web import Browser
 
 USER_PASSWORD = "second-user-passphrase-4411"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def fixed_port_env(tmp_path: Path, oauth_server: OAuthServer) -> Iterator[OAuthEnv]:
     """Like ``oauth_env`` on a fixed API port, so a restarted daemon keeps its redirect URI."""
-    yield from open_env(tmp_path, oauth_server, "--port", str(_free_port()))
+    yield from open_env(tmp_path, oauth_server, "--port", str(free_port()))
 
 
 def test_login_completes_when_the_callback_arrives_after_a_restart(
