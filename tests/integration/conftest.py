@@ -9,18 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
 from authsome.testing.upstream import HttpsEchoServer, TestCA
 from tests.conftest import EMAIL, PASSWORD
 from tests.support.daemon import Daemon, start_daemon
-
-if TYPE_CHECKING:
-    # tests.support.web imports tests.support.store, which reads the selected store
-    # once: not before pytest_configure has applied --store (this conftest loads first).
-    from tests.support.web import Browser
+from tests.support.web import ADMIN_EMAIL, USER_EMAIL, Browser, open_registration, registered
 
 #: Names the stand-in answers for. The look-alikes must never get credentials.
 UPSTREAM_NAMES = (
@@ -103,15 +98,11 @@ def gateway(tmp_path: Path) -> Iterator[Gateway]:
 @pytest.fixture
 def admin(daemon: Daemon) -> Browser:
     """The dashboard of the fresh ``daemon``, signed in as its first principal (the admin)."""
-    from tests.support.web import ADMIN_EMAIL, registered
-
     return registered(daemon.url, ADMIN_EMAIL)
 
 
 @pytest.fixture
 def user(admin: Browser, daemon: Daemon) -> Browser:
     """The dashboard signed in as a second principal (a user) the admin let register."""
-    from tests.support.web import USER_EMAIL, open_registration, registered
-
     open_registration(admin)
     return registered(daemon.url, USER_EMAIL)

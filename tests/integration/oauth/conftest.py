@@ -18,6 +18,7 @@ import pytest
 from authsome.client.api import DaemonClient
 from authsome.testing.upstream import HttpsEchoServer, TestCA
 from tests.conftest import EMAIL, PASSWORD
+from tests.support import store
 from tests.support.daemon import AUTHSOME, CliResult, Daemon, start_daemon
 from tests.support.oauth_browser import ScriptedBrowser
 from tests.support.oauth_server import STATIC_CLIENT, OAuthServer, require_server
@@ -189,11 +190,6 @@ class OAuthEnv:
         return answers
 
     def db(self) -> Any:
-        # Imported here: tests.support.store reads the selected store once, and this
-        # conftest loads before pytest_configure applies --store when a test file
-        # of this folder is named on the command line.
-        from tests.support import store
-
         return store.connect(self.daemon.home)
 
     def audit_events(self) -> list[tuple[str, str, str | None]]:
