@@ -9,6 +9,7 @@ HTTPS stand-ins reached through the daemon's ``--proxy-resolve``.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -66,8 +67,10 @@ class Shops:
     gateway: Gateway
     port: int  # the stand-in answering for NAMES
 
-    def cli(self, *args: str, input: str | None = None) -> CliResult:
-        result = self.gateway.daemon.cli(*args, input=input)
+    def cli(
+        self, *args: str, input: str | None = None, env: dict[str, str] | None = None
+    ) -> CliResult:
+        result = self.gateway.daemon.cli(*args, input=input, env=env, timeout=90)
         self.gateway.outputs.extend([result.out, result.err])
         return result
 
@@ -92,17 +95,10 @@ def shops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shops]:
             yield Shops(gateway, server.port)
 
 
-def _curl(
-    shops: Shops,
-    url: str,
-    *run_args: str,
-    env: dict[str, str] | None = None,
-    curl: tuple[str, ...] = (),
-) -> Any:
+def _curl(shops: Shops, url: str, *run_args: str) -> Any:
     """(200, headers the upstream saw) or (status, the proxy's refusal)."""
-    command = ("curl", "-sS", "-w", "\n%{http_code}", *curl, url)
-    result = shops.gateway.daemon.cli("run", *run_args, "--", *command, env=env, timeout=90)
-    shops.gateway.outputs.extend([result.out, result.err])
+    command = ("curl", "-sS", "-w", "\n%{http_code}", url)
+    result = shops.cli("run", *run_args, "--", *command)
     assert result.code == 0, result.err
     body, _, status = result.out.rpartition("\n")
     if status != "200":
@@ -189,24 +185,53 @@ def test_an_unfit_base_url_stores_nothing(shops: Shops, args: tuple[str, ...], s
     assert store.rows(home, "SELECT name FROM connections WHERE name = ?", "x") == []
 
 
-def test_the_local_proxy_never_sends_an_instance_key_elsewhere(shops: Shops) -> None:
-    """`run --local-proxy` builds its matcher from the catalogue alone: an instance's
-    hosts are tunnelled untouched there (no key), and a public host still refuses the
-    instance's key, as the daemon decides."""
+#: Requests one `run --local-proxy` child makes in turn, so that an answer the
+#: CLI kept for one host would show on the next: (URL, header to read).
+LOCAL_PROXY_REQUESTS = (
+    (f"https://{SHOP_A}/admin/api/2024-10/shop.json", "x-shopify-access-token"),
+    (f"https://{SHOP_A}/admin/api/2024-10/orders.json", "x-shopify-access-token"),
+    (f"https://{SHOP_B}/admin/api/2024-10/shop.json", "x-shopify-access-token"),
+    (f"https://{TENANT}/admin/api/2024-10/shop.json", "x-shopify-access-token"),
+    (f"https://{TENANT}/v1/items", "x-tenant-key"),
+    (f"https://{PUBLIC}/v1/items", "x-tenant-key"),
+)
+#: The child: one line per request, the status and the header seen upstream (or the refusal).
+LOCAL_PROXY_CHILD = """
+import json, sys, httpx
+with httpx.Client(timeout=20) as client:
+    for url, header in json.loads(sys.argv[1]):
+        answer = client.get(url)
+        if answer.status_code != 200:
+            print(json.dumps([answer.status_code, answer.text]))
+            continue
+        seen = {name.lower(): value for name, value in answer.json()["headers"]}
+        print(json.dumps([200, seen.get(header)]))
+"""
+
+
+def test_the_local_proxy_injects_on_instance_hosts_as_the_daemon_does(shops: Shops) -> None:
+    """`run --local-proxy` matches the vault's instances as the daemon's proxy does:
+    each shop gets its own key, a host no connection names gets none, and the
+    listed (public) host still refuses the tenant's key, in one run whose answer
+    cache would otherwise carry a key from one host to the next."""
     resolve = [f"{name}=127.0.0.1:{shops.gateway.upstream.port}" for name in UPSTREAM_NAMES]
     resolve += [f"{name}=127.0.0.1:{shops.port}" for name in NAMES]
     env = {
         "AUTHSOME_PROXY_RESOLVE": ",".join(resolve),
         "AUTHSOME_UPSTREAM_CA": str(shops.gateway.ca_file),
     }
-    # Trusting only the stand-in's CA: an answer proves the tunnel was not intercepted.
-    direct = ("--cacert", str(shops.gateway.ca_file))
-    status, headers = _curl(
-        shops, f"https://{SHOP_A}/admin/api/x", "--local-proxy", env=env, curl=direct
-    )
-    assert status == 200 and "x-shopify-access-token" not in headers
-    status, body = _curl(shops, f"https://{PUBLIC}/v1/items", "--local-proxy", env=env)
+    child = (sys.executable, "-c", LOCAL_PROXY_CHILD, json.dumps(LOCAL_PROXY_REQUESTS))
+    result = shops.cli("run", "--local-proxy", "--", *child, env=env)
+    assert result.code == 0, result.err
+    seen = [tuple(json.loads(line)) for line in result.out.splitlines()]
+    assert seen[:5] == [(200, KEY_A), (200, KEY_A), (200, KEY_B), (200, None), (200, TENANT_KEY)]
+    status, body = seen[5]
     assert status == 403 and f"is for https://{TENANT}" in body and TENANT_KEY not in body
+    # The two requests to shop A's pattern cost the daemon one decision.
+    logged = _ok(shops.cli("log", "--json", "--event", "credential_resolved")).out.splitlines()
+    local = [json.loads(line) for line in logged]
+    local = [e for e in local if (e.get("detail") or {}).get("local_proxy")]
+    assert [e["connection"] for e in local if e["host"] == SHOP_A] == ["default"]
 
 
 def test_the_library_resolves_an_instance_as_the_proxy_does(shops: Shops) -> None:

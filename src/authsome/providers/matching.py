@@ -272,12 +272,37 @@ class Owner(NamedTuple):
     base_url: str | None = None
 
 
+class Match(NamedTuple):
+    """The pattern a request matched and whom it leads to (``ProviderMatcher.matched``).
+
+    ``key`` is this as plain strings: the pattern, then each owner's provider,
+    connection and instance (``""`` for none). Requests with equal keys are
+    owned alike, so the daemon serves them the same credential: ``authsome run
+    --local-proxy`` keeps its answers by it, and a credential given for one
+    instance's host is never reused for a listed host or another instance's.
+    """
+
+    pattern: HostPattern
+    owners: tuple[Owner, ...]
+    key: tuple[str, ...]
+
+    @classmethod
+    def of(cls, pattern: HostPattern, owners: tuple[Owner, ...]) -> Match:
+        fields = [str(pattern)]
+        for owner in owners:
+            fields += [owner.provider, owner.connection or "", owner.base_url or ""]
+        return cls(pattern, owners, tuple(fields))
+
+
 class _Route(NamedTuple):
-    """A path restriction (``None``: any path) and whom it leads to, in order."""
+    """A path restriction (``None``: any path), and whom it leads to, in order.
+
+    ``match`` is built once with the route, so a request's match costs nothing.
+    """
 
     prefix: str | None
-    owners: tuple[Owner, ...]
     providers: tuple[str, ...]
+    match: Match
 
     def accepts(self, path: str | None) -> bool:
         return self.prefix is None or _prefix_accepts(self.prefix, path)
@@ -326,9 +351,8 @@ class ProviderMatcher:
                     self._claim(HostPattern.parse(entry), provider, names_of)
         for pattern, names in names_of.items():
             ordered = _in_order(names, self._groups[pattern])
-            self._listed[pattern] = _Route(
-                pattern.path, tuple(Owner(name) for name in ordered), ordered
-            )
+            owners = tuple(Owner(name) for name in ordered)
+            self._listed[pattern] = _Route(pattern.path, ordered, Match.of(pattern, owners))
         self._conflicts: dict[Instance, str] = {}
         self._index(self._listed)
 
@@ -370,7 +394,7 @@ class ProviderMatcher:
             group = copy._groups[pattern]
             found.sort(key=lambda owner: owner.provider != group)  # stable: given order within
             providers = tuple(dict.fromkeys(owner.provider for owner in found))
-            routes[pattern] = _Route(pattern.path, tuple(found), providers)
+            routes[pattern] = _Route(pattern.path, providers, Match.of(pattern, tuple(found)))
         copy._index(routes)
         return copy
 
@@ -451,7 +475,12 @@ class ProviderMatcher:
         may carry a query.
         """
         route = self._route(host, path)
-        return route.owners if route is not None else ()
+        return route.match.owners if route is not None else ()
+
+    def matched(self, host: str, path: str) -> Match | None:
+        """The pattern a request matches and its owners (as ``match_owners``), or ``None``."""
+        route = self._route(host, path)
+        return route.match if route is not None else None
 
     def match_all(self, host: str, path: str) -> tuple[str, ...]:
         """Every provider owning a request, in the order to try them; ``()`` for none.

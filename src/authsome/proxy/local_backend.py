@@ -4,7 +4,13 @@ With a shared daemon on another host, agent traffic stays on the agent's
 machine: the CLI runs the same engine as the daemon, with a backend that asks
 the daemon (PoP-signed, ``routes/local_proxy.py``) for each decision and
 credential and caches the answer for the time the daemon allows. Refusals are
-the daemon's own, word for word. The TLS interception uses a CA of this
+the daemon's own, word for word. The matcher is the daemon's for this run: the
+catalogue plus the instances (``login --base-url``) of the run's vault. An
+answer is kept under the match the daemon decided it for (``Match.key``:
+pattern, provider, connection, instance) and reused only for a request this
+side matches to the same key, so a credential given for one instance's host
+never goes to a listed host or another instance, even while the two sides'
+views of the vault differ. The TLS interception uses a CA of this
 client home (``client/ca/local/``); only its public certificate reaches the
 child. The proxied-request events go back to the daemon in bounded batches,
 all of them before the run ends. Events beyond the queue's bound (the daemon
@@ -28,7 +34,7 @@ from typing import Any
 from authsome.client.async_api import AsyncDaemonClient
 from authsome.crypto.identity_keys import IdentityKey
 from authsome.errors import AuthsomeError
-from authsome.providers.matching import ProviderMatcher
+from authsome.providers.matching import Instance, ProviderMatcher
 from authsome.providers.schema import ProviderDefinition
 from authsome.proxy.backend import Injection, RunSession
 from authsome.proxy.ca import CertificateAuthority
@@ -71,6 +77,7 @@ class LocalProxyBackend:
         self._deny_unmatched = deny_unmatched
         self._granted = granted
         self._overrides = resolve_overrides or {}
+        #: Answers by the daemon's ``Match.key`` (see the module docstring).
         self._answers: dict[tuple[str, ...], _Answer] = {}
         self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
         self._events: list[dict[str, Any]] = []
@@ -99,30 +106,33 @@ class LocalProxyBackend:
     async def injection_for(
         self, run: RunSession, *, host: str, port: int, method: str, path: str
     ) -> Injection | None:
-        names = tuple(self._matcher.match_all(host, path))
-        if not names:
+        matched = self._matcher.matched(host, path)
+        if matched is None:
             return None
-        hit = self._answers.get(names)
+        key = matched.key
+        hit = self._answers.get(key)
         if hit is not None and hit.expires > time.monotonic():
             return hit.injection
         # The engine runs the first step inline, outside any task (proxy/eager.py);
         # httpx needs a task to find its event loop, so suspend once first.
         await asyncio.sleep(0)
-        lock = self._locks.setdefault(names, asyncio.Lock())
-        async with lock:  # one daemon call per provider, however many requests wait
-            hit = self._answers.get(names)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:  # one daemon call per match, however many requests wait
+            hit = self._answers.get(key)
             if hit is not None and hit.expires > time.monotonic():
                 return hit.injection
-            injection, max_age = await self._ask(host, port, method, path, names[0])
-            if injection.deny_status is None and max_age > 0:
-                self._answers[names] = _Answer(injection, time.monotonic() + max_age)
-            else:
-                self._answers.pop(names, None)
+            first = matched.owners[0].provider
+            injection, decided, max_age = await self._ask(host, port, method, path, first)
+            self._answers.pop(key, None)
+            if decided is not None and injection.deny_status is None and max_age > 0:
+                self._answers[decided] = _Answer(injection, time.monotonic() + max_age)
             return injection
 
     async def _ask(
         self, host: str, port: int, method: str, path: str, first: str
-    ) -> tuple[Injection, float]:
+    ) -> tuple[Injection, tuple[str, ...] | None, float]:
+        """The daemon's answer, the ``Match.key`` it was decided for, and for how long
+        it may be reused."""
         body = {"host": host, "port": port, "method": method, "path": path}
         try:
             answer = await self._client.request(
@@ -133,7 +143,7 @@ class LocalProxyBackend:
             message = f"authsome: the daemon refused this run's request: {exc.message}\n"
             if status == 503:
                 message = f"authsome: {exc.message}\n"
-            return Injection(provider=first, deny_status=status, deny_message=message), 0.0
+            return Injection(provider=first, deny_status=status, deny_message=message), None, 0.0
         headers = tuple(
             (str(name).encode("latin-1"), str(value).encode("latin-1"))
             for name, value in dict(answer.get("headers") or {}).items()
@@ -145,7 +155,9 @@ class LocalProxyBackend:
             deny_status=answer.get("deny_status"),
             deny_message=str(answer.get("deny_message") or ""),
         )
-        return injection, float(answer.get("max_age") or 0.0)
+        matched = answer.get("match")
+        decided = tuple(str(field) for field in matched) if matched else None
+        return injection, decided, float(answer.get("max_age") or 0.0)
 
     def record_request(
         self,
@@ -204,8 +216,18 @@ class LocalProxyBackend:
             self.dropped_events -= dropped  # more may have been dropped meanwhile
 
 
-def load_matcher(definitions: list[dict[str, Any]]) -> ProviderMatcher:
-    return ProviderMatcher([ProviderDefinition.model_validate(item) for item in definitions])
+def load_matcher(
+    definitions: list[dict[str, Any]], instances: list[dict[str, Any]]
+) -> ProviderMatcher:
+    """The daemon proxy's matcher for a run, from ``GET /runs/{id}/providers``:
+    the catalogue's, extended with the vault's instances in the daemon's order."""
+    matcher = ProviderMatcher([ProviderDefinition.model_validate(item) for item in definitions])
+    if not instances:
+        return matcher
+    return matcher.with_instances(
+        Instance(str(item["provider"]), str(item["connection"]), str(item["base_url"]))
+        for item in instances
+    )
 
 
 class LocalProxy:
@@ -267,7 +289,7 @@ class LocalProxy:
             self._client,
             run=self._run,
             token=self.token,
-            matcher=load_matcher(list(setup["providers"])),
+            matcher=load_matcher(list(setup["providers"]), list(setup.get("instances") or [])),
             deny_unmatched=self._deny_unmatched,
             granted=setup.get("granted"),
             resolve_overrides=self._overrides,

@@ -4,16 +4,18 @@ With a shared (hosted) daemon, agent traffic should not travel to the daemon
 host, so the CLI runs the proxy itself and asks the daemon, PoP-signed, only
 for decisions and credentials:
 
-    GET  /runs/{run_id}/providers   provider definitions (which hosts to intercept)
-    POST /runs/{run_id}/resolve     what to inject into one request (audited here)
+    GET  /runs/{run_id}/providers   provider definitions and the instances of the run's
+                                    vault (which hosts to intercept)
+    POST /runs/{run_id}/resolve     what to inject into one request (audited here), and
+                                    the match it was decided for (the CLI's cache key)
     POST /runs/{run_id}/events      the run's proxied-request events, in bounded batches,
                                     with the count it dropped (an ``audit_dropped`` event)
 
 ``resolve`` answers with exactly the decision the daemon's own proxy makes for
-that run (grants, ``--provider``, ``--connection``, refusal messages), because
-it calls the same backend. Each answer is audited as ``credential_resolved``
-before any header leaves the daemon; the CLI then ships ``proxy_request``
-events with the upstream's status.
+that run (grants, ``--provider``, ``--connection``, a connection's own
+instance, refusal messages), because it calls the same backend. Each answer is
+audited as ``credential_resolved`` before any header leaves the daemon; the CLI
+then ships ``proxy_request`` events with the upstream's status.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ class RunResolvePublic(BaseModel):
     deny_status: int | None = None
     deny_message: str = ""
     max_age: float = ANSWER_MAX_AGE
+    #: ``Match.key`` of the decision: the CLI reuses the answer only for requests it
+    #: matches to the same key (never an instance's credential on another host).
+    match: list[str] | None = None
 
 
 class LocalProxyEvent(Strict):
@@ -85,15 +90,20 @@ def _own_run(state: DaemonState, caller: Caller, run_id: str) -> ActiveRun:
 
 @router.get("/runs/{run_id}/providers")
 def run_providers(run_id: str, caller: CallerDep, state: StateDep) -> dict[str, Any]:
-    """Every provider definition in effect (public data): the CLI builds its matcher."""
+    """Every provider definition in effect and the instances of the run's vault
+    (public data: providers, connection names, base URLs): the CLI builds from them
+    the matcher the daemon's proxy uses for this run."""
     run = _own_run(state, caller, run_id)
     definitions = [
         definition.model_dump(mode="json", by_alias=True, exclude_none=True)
         for definition in state.catalogue.all()
     ]
+    vault_id = run.session.vault_id
+    instances = state.resolver.instances.instances(vault_id) if vault_id is not None else ()
     granted = run.grant.providers
     return {
         "providers": definitions,
+        "instances": [instance._asdict() for instance in instances],
         "granted": sorted(granted) if granted is not None else None,
     }
 
@@ -110,11 +120,10 @@ async def run_resolve(
         raise DaemonUnavailable("this daemon has no proxy engine running")
     path = body.path.split("?", 1)[0] or "/"
     host = body.host.lower().rstrip(".")
-    injection = await backend.injection_for(
-        run.session, host=host, port=body.port, method=body.method, path=path
-    )
-    if injection is None:
+    decision = await backend.decision_for(run.session, host=host, path=path)
+    if decision is None:
         return RunResolvePublic()
+    matched, injection = decision
     if injection.deny_status is None:
         outcome, reason = "success", None
     else:
@@ -141,6 +150,7 @@ async def run_resolve(
         headers=headers,
         deny_status=injection.deny_status,
         deny_message=injection.deny_message,
+        match=list(matched.key),
     )
 
 

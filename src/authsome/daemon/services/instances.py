@@ -219,9 +219,7 @@ class InstanceIndex:
         """The matcher for requests of ``vault_id`` (the catalogue's when it has no instances)."""
         if vault_id is None:
             return catalogue.matcher
-        entry = self._entries.get(vault_id)
-        if entry is None or self._expired(entry):
-            entry = self._load(vault_id)
+        entry = self._entry(vault_id)
         if not entry.instances:
             return catalogue.matcher
         if entry.catalogue is catalogue and entry.matcher is not None:
@@ -229,6 +227,19 @@ class InstanceIndex:
         matcher = catalogue.matcher.with_instances(entry.instances)
         self._keep(vault_id, entry, _Entry(entry.instances, entry.loaded_at, catalogue, matcher))
         return matcher
+
+    def instances(self, vault_id: str) -> tuple[Instance, ...]:
+        """The vault's instances as ``matcher`` extends the catalogue with them, in that order.
+
+        Public data (no credential): ``run --local-proxy`` builds the same matcher from it.
+        """
+        return self._entry(vault_id).instances
+
+    def _entry(self, vault_id: str) -> _Entry:
+        entry = self._entries.get(vault_id)
+        if entry is None or self._expired(entry):
+            entry = self._load(vault_id)
+        return entry
 
     def forget(self, vault_id: str | None) -> None:
         """Read ``vault_id`` (``None``: every vault) again on next use."""

@@ -17,7 +17,7 @@ from authsome.daemon.services.credentials import CredentialResolver
 from authsome.daemon.services.instances import choose_connection
 from authsome.daemon.services.runs import RunRegistry
 from authsome.providers.catalogue import ProviderCatalogue
-from authsome.providers.matching import ProviderMatcher
+from authsome.providers.matching import Match, Owner, ProviderMatcher
 from authsome.proxy.backend import Injection, RunSession
 
 
@@ -67,6 +67,26 @@ class DaemonProxyBackend:
         owners = self._matcher(run, catalogue).match_owners(host, path)
         if not owners:
             return None
+        return await self._decide(run, catalogue, owners)
+
+    async def decision_for(
+        self, run: RunSession, *, host: str, path: str
+    ) -> tuple[Match, Injection] | None:
+        """``injection_for``'s decision with the match it was made for (``None``: no owner).
+
+        ``POST /runs/{id}/resolve`` answers with both, so ``run --local-proxy``
+        reuses an answer only for requests matched the same way (``Match.key``).
+        """
+        catalogue = self._catalogue()
+        matched = self._matcher(run, catalogue).matched(host, path)
+        if matched is None:
+            return None
+        return matched, await self._decide(run, catalogue, matched.owners)
+
+    async def _decide(
+        self, run: RunSession, catalogue: ProviderCatalogue, owners: tuple[Owner, ...]
+    ) -> Injection:
+        """What to inject for a request owned by ``owners`` (grants, connection, instance)."""
         names = tuple(dict.fromkeys(owner.provider for owner in owners))
         name = names[0]
         if not (self._audit.confirmed or await self._audit.confirm()):
