@@ -139,6 +139,7 @@ def test_device_code_provider_without_a_client_asks_for_one(oauth_env: OAuthEnv)
         headers={"Origin": oauth_env.daemon.url},
     )
     assert entered.status_code == 200 and "Enter the code" in entered.text
+    assert "Authsome stores the connection" in entered.text  # not "the terminal shows"
     page = browser.get(status.group(1)).text
     code = re.search(r"<strong data-user-code>([^<]+)</strong>", page)
     assert code and code.group(1) in entered.text

@@ -183,5 +183,8 @@ async def submit_client_form(session_id: str, request: Request, state: StateDep)
         "Enter the code",
         f"<p>Open <a href='{html.escape(link or '')}'>{html.escape(link or '')}</a> and "
         f"enter <strong>{html.escape(row.user_code or '')}</strong>.</p>"
-        "<p class='muted'>The terminal shows when the login is complete.</p>",
+        # The daemon polls the provider itself, so this holds for a login started
+        # from the terminal and from the dashboard alike.
+        "<p class='muted'>Once you approve it there, Authsome stores the connection; "
+        "you can close this page.</p>",
     )
