@@ -107,6 +107,11 @@ class ProxyServer:
         self._schedule_sweep()
         return self.port
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections currently open (an exchange is recorded before its own closes)."""
+        return len(self._clients)
+
     def _schedule_sweep(self) -> None:
         shortest = min(
             self.handshake_timeout, self.head_timeout, self.idle_timeout, self.pool.idle_timeout
@@ -220,11 +225,11 @@ class ClientConnection(asyncio.Protocol):
             if counts[self._peer] <= 0:
                 del counts[self._peer]
             self._peer = None
-        self._proxy._clients.discard(self)
         if self._session is not None:
             self._session.client_lost()
         if self._tunnel is not None:
             self._tunnel.close()
+        self._proxy._clients.discard(self)
 
     def pause_writing(self) -> None:
         if self._session is not None:

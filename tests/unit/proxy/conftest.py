@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -52,4 +53,9 @@ def configure(world: World) -> Iterator[Callable[..., FakeBackend]]:
         return backend
 
     yield apply
+    # A client may have read its whole response before the proxy records the
+    # exchange: let the test's connections close so no record lands in the next test.
+    deadline = time.monotonic() + 3
+    while world.proxy.server.open_connections and time.monotonic() < deadline:
+        time.sleep(0.01)
     apply()
