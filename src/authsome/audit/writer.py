@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from authsome.audit.chain import append_events, probe_append
+from authsome.background import stop_task
 
 log = logging.getLogger("authsome.audit")
 
@@ -198,11 +199,8 @@ class AuditBatcher:
 
     async def close(self) -> None:
         """Stop the flusher and write everything still queued."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         try:
             await asyncio.to_thread(self.flush)
         except Exception as exc:

@@ -28,6 +28,7 @@ import uvicorn
 from authsome import __version__
 from authsome.audit.retention import run_retention
 from authsome.audit.writer import record_event
+from authsome.background import stop_task
 from authsome.config import ServerSettings
 from authsome.daemon.app import create_app
 from authsome.daemon.connection_guard import guarded_protocol
@@ -272,11 +273,8 @@ async def _serve_async(
         await serving
     finally:
         await proxy.close()
-        for task in (device_logins, retention):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await stop_task(device_logins)
+        await stop_task(retention)
         await state.resolver.usage.close()
         await state.audit.close()
         try:

@@ -13,7 +13,6 @@ once more at shutdown.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from authsome.background import stop_task
 from authsome.store.db import transaction
 from authsome.store.models import Connection
 
@@ -67,11 +67,8 @@ class ConnectionUsage:
 
     async def close(self) -> None:
         """Stop the writer and write what is still noted."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         await self._flush_logged()
 
     async def _run(self) -> None:
