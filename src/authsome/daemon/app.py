@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException
 
 from authsome import __version__
@@ -20,6 +21,18 @@ from authsome.daemon.state import DaemonState
 from authsome.errors import AuthsomeError, RateLimited
 
 log = logging.getLogger("authsome.daemon")
+
+#: FastAPI's built-in OpenTelemetry bridge stays off whatever the process or its
+#: environment configures (a global provider, ``FASTAPI_OTEL_AUTO_CONFIGURE``):
+#: its spans and logs carry paths, request bodies and error text, and a
+#: credential gateway sends nothing to a telemetry collector.
+NO_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+    "auto_configure": False,
+}
 
 
 async def _authsome_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -88,6 +101,7 @@ def create_app(state: DaemonState) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         responses=error_responses(),
+        telemetry=NO_TELEMETRY,
     )
     app.state.daemon = state
     for router in ROUTERS:
