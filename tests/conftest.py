@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import postgres
+from tests.support import forked, postgres
 from tests.support.daemon import (
     Daemon,
     processes_with_home_under,
@@ -76,10 +76,12 @@ def _stop_postgres_at_end() -> Iterator[None]:
 @pytest.fixture(scope="session", autouse=True)
 def _no_daemon_outlives_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Stop any daemon left running under this session's temp folders (a test
-    that forgot one, or a daemon the CLI started in the background)."""
+    that forgot one, or a daemon the CLI started in the background), and the
+    server the tests' processes were forked from."""
     yield
     leftover = processes_with_home_under(tmp_path_factory.getbasetemp())
     stop_processes(leftover)
+    forked.stop_zygote()  # and any process it forked that is still running
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import postgres
+from tests.support import forked, postgres
 
 AUTHSOME = shutil.which("authsome") or str(Path(sys.executable).with_name("authsome"))
 
@@ -55,7 +55,7 @@ class CliResult:
 class Daemon:
     home: Path
     env: dict[str, str]
-    process: subprocess.Popen[bytes]
+    process: forked.Process
     log_path: Path
     record: dict[str, Any] = field(default_factory=dict)
 
@@ -93,16 +93,7 @@ class Daemon:
 def run_cli(
     args: Sequence[str], env: dict[str, str], *, input: str | None = None, timeout: float = 60
 ) -> CliResult:
-    done = subprocess.run(
-        [AUTHSOME, *args],
-        env=env,
-        input=input,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=None if input is not None else subprocess.DEVNULL,
-    )
-    return CliResult(done.returncode, done.stdout, done.stderr)
+    return CliResult(*forked.run([AUTHSOME, *args], env, input=input, timeout=timeout))
 
 
 def start_daemon(
@@ -112,13 +103,13 @@ def start_daemon(
     environment = base_env(home) | (env or {})
     home.mkdir(parents=True, exist_ok=True)
     log_path = home.parent / f"{home.name}-daemon.log"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
+    with open(log_path, "ab") as log, open(os.devnull, "rb") as nothing:
+        process = forked.start(
             [AUTHSOME, "daemon", "serve", "--port", "0", "--proxy-port", "0", *extra_args],
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            environment,
+            stdin=nothing.fileno(),
+            stdout=log.fileno(),
+            stderr=log.fileno(),
         )
     daemon = Daemon(home, environment, process, log_path)
     record_path = home / "server" / "daemon.json"
