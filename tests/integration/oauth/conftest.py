@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -18,7 +18,7 @@ import pytest
 from authsome.client.api import DaemonClient
 from authsome.testing.upstream import HttpsEchoServer, TestCA
 from tests.conftest import EMAIL, PASSWORD
-from tests.support import store
+from tests.support import forked, store
 from tests.support.daemon import AUTHSOME, CliResult, Daemon, start_daemon
 from tests.support.oauth_browser import ScriptedBrowser
 from tests.support.oauth_server import STATIC_CLIENT, OAuthServer, require_server
@@ -83,31 +83,32 @@ class LoginProcess:
     """``authsome login …`` running in the background; its stderr is read as it comes."""
 
     def __init__(self, args: tuple[str, ...], env: dict[str, str], stdin: str | None) -> None:
-        self.process = subprocess.Popen(
-            [AUTHSOME, "login", *args],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdin is not None
-        if stdin:
-            self.process.stdin.write(stdin)
-        self.process.stdin.close()
+        in_read, in_write = os.pipe()
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        try:
+            self.process = forked.start(
+                [AUTHSOME, "login", *args], env, stdin=in_read, stdout=out_write, stderr=err_write
+            )
+        finally:
+            for fd in (in_read, out_write, err_write):
+                os.close(fd)
+        with open(in_write, "w") as child_stdin:
+            child_stdin.write(stdin or "")
         self.err: list[str] = []
         self.out: list[str] = []
         self._threads = [
-            threading.Thread(target=self._read, args=(self.process.stderr, self.err), daemon=True),
-            threading.Thread(target=self._read, args=(self.process.stdout, self.out), daemon=True),
+            threading.Thread(target=self._read, args=(err_read, self.err), daemon=True),
+            threading.Thread(target=self._read, args=(out_read, self.out), daemon=True),
         ]
         for thread in self._threads:
             thread.start()
 
     @staticmethod
-    def _read(stream: Any, into: list[str]) -> None:
-        for line in stream:
-            into.append(line)
+    def _read(fd: int, into: list[str]) -> None:
+        with open(fd) as stream:  # text, universal newlines, as Popen(text=True) reads
+            for line in stream:
+                into.append(line)
 
     def wait_for(self, pattern: str, timeout: float = 30) -> re.Match[str]:
         deadline = time.monotonic() + timeout
