@@ -44,12 +44,14 @@ def _interpreter_env(env: Mapping[str, str]) -> dict[str, str]:
 class ForkedProcess:
     """``subprocess.Popen``'s process interface for a child of the zygote."""
 
-    def __init__(self, connection: socket.socket, pid: int, args: Sequence[str]) -> None:
+    def __init__(
+        self, connection: socket.socket, pid: int, args: Sequence[str], received: bytes = b""
+    ) -> None:
         self.pid = pid
         self.args = list(args)
         self.returncode: int | None = None
         self._connection = connection
-        self._buffer = b""
+        self._buffer = received  # what the server sent after the pid
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -123,12 +125,14 @@ class Zygote:
         request = json.dumps({"argv": list(argv), "env": dict(env), "cwd": cwd}) + "\n"
         socket.send_fds(connection, [request.encode()], list(fds))
         reply = b""
-        while not reply.endswith(b"\n"):
+        while b"\n" not in reply:
             data = connection.recv(64)
             if not data:
                 raise RuntimeError("the test zygote refused a request")
             reply += data
-        return ForkedProcess(connection, int(reply), argv)
+        # A quick child's exit status may already follow its pid.
+        pid, _, status = reply.partition(b"\n")
+        return ForkedProcess(connection, int(pid), argv, status)
 
     def stop(self) -> None:
         """Stop the server, and with it every child still running."""
