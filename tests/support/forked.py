@@ -30,6 +30,9 @@ from pathlib import Path
 
 FORK_ENV = "AUTHSOME_TEST_FORK"
 ZYGOTE_SCRIPT = str(Path(__file__).with_name("zygote.py"))
+#: The server's environment: this process's as it was before any test could
+#: change it (a test's ``monkeypatch.setenv`` must not shape every later child).
+_START_ENV = {key: value for key, value in os.environ.items() if not key.startswith("AUTHSOME_")}
 
 
 def _interpreter_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -101,7 +104,7 @@ class Zygote:
     def __init__(self, authsome: str) -> None:
         self._folder = tempfile.mkdtemp(prefix="authsome-zygote.")
         self._socket = os.path.join(self._folder, "socket")
-        env = {key: value for key, value in os.environ.items() if not key.startswith("AUTHSOME_")}
+        env = dict(_START_ENV)
         self.interpreter = _interpreter_env(env)
         with open(os.path.join(self._folder, "zygote.log"), "wb") as log:
             self._process = subprocess.Popen(
