@@ -22,6 +22,7 @@ from authsome.home import HomeLayout
 from authsome.testing.upstream import HttpsEchoServer, TestCA
 from tests.integration.conftest import UPSTREAM_NAMES, Gateway, open_gateway
 from tests.support import store
+from tests.support.cli import eventually
 from tests.support.daemon import CliResult
 
 SHOP_A, SHOP_B, TENANT, PUBLIC, TIE = (
@@ -228,10 +229,14 @@ def test_the_local_proxy_injects_on_instance_hosts_as_the_daemon_does(shops: Sho
     status, body = seen[5]
     assert status == 403 and f"is for https://{TENANT}" in body and TENANT_KEY not in body
     # The two requests to shop A's pattern cost the daemon one decision.
-    logged = _ok(shops.cli("log", "--json", "--event", "credential_resolved")).out.splitlines()
-    local = [json.loads(line) for line in logged]
-    local = [e for e in local if (e.get("detail") or {}).get("local_proxy")]
-    assert [e["connection"] for e in local if e["host"] == SHOP_A] == ["default"]
+
+    def decided_once() -> None:  # the daemon writes these events in batches
+        logged = _ok(shops.cli("log", "--json", "--event", "credential_resolved")).out
+        local = [json.loads(line) for line in logged.splitlines()]
+        local = [e for e in local if (e.get("detail") or {}).get("local_proxy")]
+        assert [e["connection"] for e in local if e["host"] == SHOP_A] == ["default"]
+
+    eventually(decided_once)
 
 
 def test_the_library_resolves_an_instance_as_the_proxy_does(shops: Shops) -> None:
