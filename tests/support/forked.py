@@ -80,19 +80,30 @@ class ForkedProcess:
         self.send_signal(signal.SIGKILL)
 
     def _read_status(self, timeout: float | None) -> None:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while b"\n" not in self._buffer:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            self._connection.settimeout(left)
-            try:
-                data = self._connection.recv(64)
-            except (TimeoutError, BlockingIOError):
-                return
-            if not data:
-                raise RuntimeError(f"the test zygote went away before process {self.pid} ended")
-            self._buffer += data
-        self.returncode = int(self._buffer.split(b"\n", 1)[0])
-        self._connection.close()
+        line, self._buffer = _read_line(self._connection, self._buffer, timeout)
+        if line is not None:
+            self.returncode = int(line)
+            self._connection.close()
+
+
+def _read_line(
+    connection: socket.socket, received: bytes, timeout: float | None
+) -> tuple[bytes | None, bytes]:
+    """The next line the zygote sends (``None`` if none came within ``timeout``),
+    and what it sent after that line; ``received`` is what was read before."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while b"\n" not in received:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        connection.settimeout(left)
+        try:
+            data = connection.recv(64)
+        except (TimeoutError, BlockingIOError):
+            return None, received
+        if not data:
+            raise RuntimeError("the test zygote closed the connection")
+        received += data
+    line, _, rest = received.partition(b"\n")
+    return line, rest
 
 
 Process = subprocess.Popen[bytes] | ForkedProcess
@@ -127,15 +138,10 @@ class Zygote:
         connection.connect(self._socket)
         request = json.dumps({"argv": list(argv), "env": dict(env), "cwd": cwd}) + "\n"
         socket.send_fds(connection, [request.encode()], list(fds))
-        reply = b""
-        while b"\n" not in reply:
-            data = connection.recv(64)
-            if not data:
-                raise RuntimeError("the test zygote refused a request")
-            reply += data
+        pid, rest = _read_line(connection, b"", None)
+        assert pid is not None  # no timeout: a line, or an error
         # A quick child's exit status may already follow its pid.
-        pid, _, status = reply.partition(b"\n")
-        return ForkedProcess(connection, int(pid), argv, status)
+        return ForkedProcess(connection, int(pid), argv, rest)
 
     def stop(self) -> None:
         """Stop the server, and with it every child still running."""
@@ -186,6 +192,26 @@ def start(
     return zygote.fork(argv, env, (stdin, stdout, stderr), os.getcwd())
 
 
+def start_piped(
+    argv: Sequence[str], env: Mapping[str, str], *, stdin: bool = True
+) -> tuple[Process, int | None, int, int]:
+    """``start`` with new pipes for the child's streams (stdin from /dev/null unless
+    ``stdin``): the process, then this side's ends: stdin's write end (or None),
+    stdout's and stderr's read ends."""
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    if stdin:
+        in_read, in_write = os.pipe()
+    else:
+        in_read, in_write = os.open(os.devnull, os.O_RDONLY), None
+    try:
+        process = start(argv, env, stdin=in_read, stdout=out_write, stderr=err_write)
+    finally:
+        for fd in (in_read, out_write, err_write):
+            os.close(fd)
+    return process, in_write, out_read, err_read
+
+
 def run(
     argv: Sequence[str], env: Mapping[str, str], *, input: str | None, timeout: float
 ) -> tuple[int, str, str]:
@@ -204,17 +230,7 @@ def run(
         )
         return done.returncode, done.stdout, done.stderr
     deadline = time.monotonic() + timeout
-    out_read, out_write = os.pipe()
-    err_read, err_write = os.pipe()
-    if input is None:
-        in_read, in_write = os.open(os.devnull, os.O_RDONLY), None
-    else:
-        in_read, in_write = os.pipe()
-    try:
-        process = zygote.fork(argv, env, (in_read, out_write, err_write), os.getcwd())
-    finally:
-        for fd in (in_read, out_write, err_write):
-            os.close(fd)
+    process, in_write, out_read, err_read = start_piped(argv, env, stdin=input is not None)
     out, err = _communicate(in_write, input, out_read, err_read, deadline)
     try:
         code = process.wait(timeout=max(0.0, deadline - time.monotonic()))

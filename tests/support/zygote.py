@@ -172,9 +172,7 @@ def become(request: dict[str, Any], fds: list[int]) -> None:
     os.environ.update(request["env"])
     time.tzset()
     os.chdir(request["cwd"])
-    argv = list(request["argv"])
-    sys.argv = argv
-    sys.path[0] = os.path.dirname(argv[0])  # as for the console script
+    sys.argv = list(request["argv"])
     # Fresh standard streams on the new descriptors, buffered as Python's start
     # would buffer them (line-buffered on a terminal, stderr always).
     encoding, errors = sys.stdout.encoding, sys.stdout.errors

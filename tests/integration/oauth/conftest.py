@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import threading
@@ -83,16 +82,10 @@ class LoginProcess:
     """``authsome login …`` running in the background; its stderr is read as it comes."""
 
     def __init__(self, args: tuple[str, ...], env: dict[str, str], stdin: str | None) -> None:
-        in_read, in_write = os.pipe()
-        out_read, out_write = os.pipe()
-        err_read, err_write = os.pipe()
-        try:
-            self.process = forked.start(
-                [AUTHSOME, "login", *args], env, stdin=in_read, stdout=out_write, stderr=err_write
-            )
-        finally:
-            for fd in (in_read, out_write, err_write):
-                os.close(fd)
+        self.process, in_write, out_read, err_read = forked.start_piped(
+            [AUTHSOME, "login", *args], env
+        )
+        assert in_write is not None
         with open(in_write, "w") as child_stdin:
             child_stdin.write(stdin or "")
         self.err: list[str] = []
