@@ -8,8 +8,7 @@ the CLI's port, and the upstream stand-in is reached from the CLI process
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.integration.conftest import ACME_KEY, OPENAI_KEY, UPSTREAM_NAMES, Gateway, open_gateway
+from tests.support.cli import eventually
 from tests.support.daemon import CliResult
 
 PROBE = str(Path(__file__).resolve().parents[1] / "support" / "agent_probe.py")
@@ -58,19 +58,6 @@ def _log(gateway: Gateway, *args: str) -> list[dict[str, Any]]:
     result = gateway.daemon.cli("log", "--json", "--limit", "200", *args)
     assert result.code == 0, result.err
     return [json.loads(line) for line in result.out.splitlines() if line.strip()]
-
-
-def _log_once(
-    gateway: Gateway, written: Callable[[list[dict[str, Any]]], bool], *args: str
-) -> list[dict[str, Any]]:
-    """``_log`` once ``written`` holds for it: the daemon queues the events the run
-    sends and writes them with its next batch (every 250 ms), not at once."""
-    deadline = time.monotonic() + 10
-    while True:
-        events = _log(gateway, *args)
-        if written(events) or time.monotonic() > deadline:
-            return events
-        time.sleep(0.1)
 
 
 def test_curl_gets_the_header_through_the_cli_proxy(gateway: Gateway) -> None:
@@ -149,12 +136,13 @@ def test_requests_are_audited_and_the_daemon_never_carried_them(gateway: Gateway
     marker = "/v1/audited-local-proxy"
     body, status = _curl(gateway, f"https://api.openai.com{marker}?secret-query=1")
     assert status == "200", body
-    events = _log_once(
-        gateway,
-        lambda events: any(
-            e["event"] == "proxy_request" and e.get("path") == marker for e in events
-        ),
-    )
+
+    def written() -> list[dict[str, Any]]:  # the daemon writes the run's events in batches
+        events = _log(gateway)
+        assert any(e["event"] == "proxy_request" and e.get("path") == marker for e in events)
+        return events
+
+    events = eventually(written)
     proxied = [e for e in events if e["event"] == "proxy_request" and e.get("path") == marker]
     assert len(proxied) == 1, proxied
     event = proxied[0]
@@ -180,15 +168,12 @@ def test_a_hundred_requests_cost_one_resolve(gateway: Gateway, tmp_path: Path) -
     )
     result = _run(gateway, "--local-proxy", "--", "python", str(script))
     assert result.code == 0, result.err
-    proxied = _log_once(
-        gateway,
-        lambda events: (
-            len([e for e in events if str(e.get("path", "")).startswith("/many/")]) >= 100
-        ),
-        "--event",
-        "proxy_request",
-    )
-    assert len([e for e in proxied if str(e.get("path", "")).startswith("/many/")]) == 100
+
+    def all_written() -> None:  # the daemon writes the run's events in batches
+        proxied = _log(gateway, "--event", "proxy_request")
+        assert len([e for e in proxied if str(e.get("path", "")).startswith("/many/")]) == 100
+
+    eventually(all_written)
     # Queued before the first request's event, so written by now.
     events = _log(gateway, "--event", "credential_resolved")
     many = [e for e in events if str(e.get("path", "")).startswith("/many/")]
