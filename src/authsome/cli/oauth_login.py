@@ -7,6 +7,7 @@ polls until the login completes. Ctrl-C cancels the login in the daemon.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -96,11 +97,11 @@ def oauth_login(
             session = _give_client(client, session, provider, options, use_browser)
         _show_the_way(session, provider, browser=use_browser)
         final = _wait(client, session, provider)
-    except KeyboardInterrupt:
-        try:
-            client.cancel_oauth_login(session["id"])
-        finally:
-            raise
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        # Ctrl-C while waiting, or at a prompt (click turns it into Abort):
+        # end the login in the daemon too, then let main() report "cancelled".
+        _cancel(client, session["id"])
+        raise
     if final["status"] != "complete":
         code = final.get("error") or "authentication_failed"
         raise error_class_for(code)(final.get("message") or f"the login {final['status']}")
@@ -108,6 +109,14 @@ def oauth_login(
         if item["provider"] == provider["name"] and item["name"] == options.connection:
             return item
     raise AuthsomeError("the login completed but the connection is missing")
+
+
+def _cancel(client: DaemonClient, session_id: str) -> None:
+    """Cancel the login in the daemon; the person already chose to stop, so a
+    daemon that cannot be reached must not replace "cancelled" with its error
+    (the session then ends when it expires)."""
+    with contextlib.suppress(AuthsomeError):
+        client.cancel_oauth_login(session_id)
 
 
 def _give_client(

@@ -10,6 +10,7 @@ import httpx
 from tests.integration.oauth.conftest import LoginProcess, OAuthEnv
 from tests.support.oauth_browser import ScriptedBrowser
 from tests.support.oauth_server import STATIC_CLIENT
+from tests.support.tty_process import TtyProcess
 
 AUTH_URL = r"(http://127\.0\.0\.1:\d+/oidc/auth\?\S+)"
 
@@ -110,3 +111,19 @@ def test_ctrl_c_cancels_the_login_in_the_daemon(oauth_env: OAuthEnv) -> None:
         page = browser.open(url)
     assert page.final.status_code == 400 and "cancelled" in page.final.text
     _nothing_stored(oauth_env)
+
+
+def test_ctrl_c_at_the_client_prompt_cancels_the_login_in_the_daemon(
+    oauth_env: OAuthEnv,
+) -> None:
+    # No OAuth client yet: the daemon's session waits (needs_client) while the CLI asks.
+    with TtyProcess(["login", "oauthco", "--no-browser"], oauth_env.daemon.env) as login:
+        login.wait_for(r"OAuth Co client id: ")
+        with oauth_env.db() as db:
+            assert db.execute("SELECT status FROM auth_sessions").fetchall() == [("needs_client",)]
+        login.interrupt()
+        assert login.finish() == 2, login.tty
+    assert "cancelled" in login.tty
+    with oauth_env.db() as db:
+        assert db.execute("SELECT status FROM auth_sessions").fetchall() == [("cancelled",)]
+    assert oauth_env.connection("oauthco") is None
