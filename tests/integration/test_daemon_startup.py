@@ -79,20 +79,24 @@ def test_malformed_master_key_env_is_a_clear_error(home: Path) -> None:
     assert "AUTHSOME_MASTER_KEY" in refused.stdout + refused.stderr
 
 
-def test_port_held_by_foreign_process_exits_9_naming_the_port(home: Path) -> None:
+@pytest.mark.parametrize(("flag", "listener"), [("--port", "API"), ("--proxy-port", "proxy")])
+def test_port_held_by_foreign_process_exits_9_naming_the_port(
+    home: Path, flag: str, listener: str
+) -> None:
+    other = "--proxy-port" if flag == "--port" else "--port"
     with socket.socket() as foreign:
         foreign.bind(("127.0.0.1", 0))
         foreign.listen()
         port = foreign.getsockname()[1]
         result = subprocess.run(
-            [AUTHSOME, "daemon", "serve", "--port", str(port), "--proxy-port", "0"],
+            [AUTHSOME, "daemon", "serve", flag, str(port), other, "0"],
             env=base_env(home),
             capture_output=True,
             text=True,
             timeout=30,
         )
     assert result.returncode == 9
-    assert str(port) in result.stderr
+    assert f"port {port} on 127.0.0.1 ({listener})" in result.stderr
     assert "not Authsome" in result.stderr
 
 
