@@ -111,7 +111,7 @@ REAL: dict[str, list[tuple[str, str]]] = {
     "google-youtube": [("youtube.googleapis.com", "/youtube/v3/channels"), ("www.googleapis.com", "/youtube/v3/search"), ("www.googleapis.com", "/upload/youtube/v3/videos")],
     "groq": [("api.groq.com", "/openai/v1/chat/completions")],
     "hubspot": [("api.hubapi.com", "/crm/v3/objects/contacts"), ("api-eu1.hubapi.com", "/crm/v3/objects/contacts")],
-    "huggingface": [("huggingface.co", "/api/whoami-v2"), ("router.huggingface.co", "/v1/chat/completions"), ("xyz.us-east-1.aws.endpoints.huggingface.cloud", "/")],
+    "huggingface": [("huggingface.co", "/api/whoami-v2"), ("router.huggingface.co", "/v1/chat/completions"), ("api-inference.huggingface.co", "/models/x")],
     "hunter": [("api.hunter.io", "/v2/domain-search?domain=example.com")],
     "instantly": [("api.instantly.ai", "/api/v2/campaigns")],
     "intercom": [("api.intercom.io", "/me"), ("api.eu.intercom.io", "/contacts")],
@@ -185,6 +185,11 @@ TEMPLATED: dict[str, tuple[str, str, str]] = {
     ),
     "github-enterprise": ("https://ghe.corp.example", "ghe.corp.example", "/api/v3/user"),
     "gitlab": ("https://gitlab.corp.example", "gitlab.corp.example", "/api/v4/projects"),
+    "huggingface-endpoint": (
+        "https://abc123.us-east-1.aws.endpoints.huggingface.cloud",
+        "abc123.us-east-1.aws.endpoints.huggingface.cloud",
+        "/v1/chat/completions",
+    ),
     "shopify": ("https://acme.myshopify.com", "acme.myshopify.com", "/admin/api/2025-07/shop.json"),
 }
 
@@ -219,6 +224,7 @@ HEADERS: dict[str, str] = {
     "github-pat": "Authorization: Bearer <key>",
     "groq": "Authorization: Bearer <key>",
     "huggingface": "Authorization: Bearer <key>",
+    "huggingface-endpoint": "Authorization: Bearer <key>",
     "hunter": "X-API-KEY: <key>",
     "instantly": "Authorization: Bearer <key>",
     "intercom": "Authorization: Bearer <key>",
@@ -449,6 +455,7 @@ ENV: dict[str, set[str]] = {
     "gitlab": {"GITLAB_TOKEN"},
     "groq": {"GROQ_API_KEY"},
     "huggingface": {"HF_TOKEN"},
+    "huggingface-endpoint": {"HF_TOKEN"},
     "openai": {"OPENAI_API_KEY"},
     "postiz": {"POSTIZ_API_KEY"},
     "postmark": {"POSTMARK_SERVER_TOKEN"},
@@ -496,6 +503,7 @@ KEYS: dict[str, tuple[list[str], list[str]]] = {
         ["gho_" + "a1B2" * 9, "ghp_short", "sk-" + "a" * 40],
     ),
     "huggingface": (["hf_AbCdEfGhIjKlMnOp"], ["AbCdEfGh", "api_xyz"]),
+    "huggingface-endpoint": (["hf_AbCdEfGhIjKlMnOp"], ["AbCdEfGh", "api_xyz"]),
     "klaviyo": (["pk_0123456789abcdef0123456789abcdef01"], ["0123456789abcdef", "sk_live_x"]),
     "linear-api-key": (
         ["lin_api_" + "Ab1" * 13 + "C"],
@@ -534,7 +542,39 @@ LOOK_ALIKES = [
     ("eviltwilio.com", "/"),
     ("aiplatform.googleapis.com.evil.test", "/v1/projects"),
     ("slack.com", "/apix/chat.postMessage"),
+    # anyone can create an Inference Endpoint there and run their own code behind it
+    ("x.us-east-1.aws.endpoints.huggingface.cloud", "/"),
+    ("evil.eu-west-1.aws.endpoints.huggingface.cloud", "/v1/chat/completions"),
     ("www.googleapis.com", "/drivex/v3/files"),
+]
+
+#: Domains where anyone can get a subdomain that runs their own code or serves
+#: their own content. A bundled entry on a host under one of them, or a
+#: wildcard covering one, would hand a user's credential to a stranger; such a
+#: service gets a {base_url} provider for the user's own host instead.
+STRANGERS_SUBDOMAINS = [
+    "endpoints.huggingface.cloud",  # Hugging Face Inference Endpoints
+    "hf.space",  # Hugging Face Spaces
+    "twil.io",  # Twilio Functions and Assets
+    "my.site.com",  # Salesforce Experience Cloud sites (public, guest access)
+    "my.salesforce-sites.com",  # Salesforce Sites
+    "myshopify.com",  # any shop
+    "atlassian.net",  # any Atlassian site
+    "supabase.co",  # any Supabase project
+    "mailchi.mp",  # Mailchimp-hosted landing pages
+    "vercel.app",
+    "netlify.app",
+    "pages.dev",
+    "workers.dev",
+    "github.io",
+    "githubusercontent.com",
+    "herokuapp.com",
+    "web.app",
+    "firebaseapp.com",
+    "appspot.com",
+    "run.app",
+    "azurewebsites.net",
+    "cloudfront.net",
 ]
 
 
@@ -584,6 +624,28 @@ def test_look_alikes_of_each_host_never_match(name: str) -> None:
             assert not CATALOGUE.matcher.intercepts_host(fake), fake
         if pattern.path:  # a longer segment is another path, not this prefix
             assert name not in CATALOGUE.matcher.match_all(host, pattern.path + "x/y")
+
+
+@pytest.mark.parametrize("name", sorted(BY_NAME))
+def test_no_entry_reaches_hosts_that_strangers_control(name: str) -> None:
+    for pattern in _plain_patterns(BY_NAME[name]):
+        for domain in STRANGERS_SUBDOMAINS:
+            assert not pattern.host.endswith("." + domain), (str(pattern), domain)
+            if pattern.wildcard:  # *.huggingface.cloud would cover endpoints.huggingface.cloud
+                covered = domain == pattern.host or domain.endswith("." + pattern.host)
+                assert not covered, (str(pattern), domain)
+
+
+def test_a_huggingface_endpoint_connection_reaches_its_own_endpoint_only() -> None:
+    base_url, host, _ = TEMPLATED["huggingface-endpoint"]
+    instance = Instance("huggingface-endpoint", "default", base_url)
+    resolved = CATALOGUE.matcher.with_instances([instance])
+    assert resolved.match(host, "/") == "huggingface-endpoint"
+    assert resolved.match(host, "/v1/chat/completions") == "huggingface-endpoint"
+    other = "evil.us-east-1.aws.endpoints.huggingface.cloud"
+    assert resolved.match_all(other, "/") == ()
+    assert not resolved.intercepts_host(other)
+    assert resolved.match("huggingface.co", "/api/whoami-v2") == "huggingface"
 
 
 @pytest.mark.parametrize(("host", "path"), LOOK_ALIKES)
