@@ -275,3 +275,45 @@ def test_failed_sign_ins_count_across_replicas(pair: tuple[Daemon, Daemon]) -> N
     for browser in (on_a, on_b):
         limited = browser.login(EMAIL, PASSWORD, expect=429)
         assert int(limited.headers["retry-after"]) > 3600
+
+
+def test_ready_fails_while_the_schema_is_at_a_revision_this_daemon_does_not_know(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A replica of a newer version migrated the shared database further: /ready says so."""
+    daemon = start_daemon(
+        tmp_path / "a", env={"AUTHSOME_DATABASE_URL": postgres_url, "AUTHSOME_MASTER_KEY": _key()}
+    )
+    try:
+        with psycopg.connect(postgres_url, autocommit=True) as db:
+            heads = [row[0] for row in db.execute("SELECT version_num FROM alembic_version")]
+            up_to_date = httpx.get(daemon.url + "/ready", timeout=10)
+            assert up_to_date.status_code == 200, up_to_date.text
+            assert up_to_date.json()["checks"]["store"].endswith("up to date)")
+
+            with db.transaction():
+                db.execute("DELETE FROM alembic_version")
+                db.execute("INSERT INTO alembic_version (version_num) VALUES ('9999_from_a_newer')")
+            newer = httpx.get(daemon.url + "/ready", timeout=10)
+            assert newer.status_code == 503, newer.text
+            assert newer.json()["ready"] is False
+            store = newer.json()["checks"]["store"]
+            assert store.startswith("failed: postgresql schema at 9999_from_a_newer, "), store
+            assert f"this daemon expects {','.join(sorted(heads))}" in store
+            assert httpx.get(daemon.url + "/health", timeout=10).status_code == 200
+
+            db.execute("DELETE FROM alembic_version")  # stamped with nothing at all
+            unstamped = httpx.get(daemon.url + "/ready", timeout=10)
+            assert unstamped.status_code == 503, unstamped.text
+            assert unstamped.json()["checks"]["store"].startswith(
+                "failed: postgresql schema at nothing"
+            )
+
+            with db.transaction():
+                for head in heads:
+                    db.execute("INSERT INTO alembic_version (version_num) VALUES (%s)", (head,))
+            restored = httpx.get(daemon.url + "/ready", timeout=10)
+            assert restored.status_code == 200, restored.text
+            assert restored.json()["checks"]["store"].endswith("up to date)")
+    finally:
+        daemon.stop()
