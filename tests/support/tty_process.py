@@ -82,6 +82,12 @@ class TtyProcess:
             time.sleep(0.05)
         raise AssertionError(f"{pattern!r} not shown; the terminal: {self.tty!r}")
 
+    def answer(self, prompt: str, text: str) -> None:
+        """Type ``text`` at the terminal once it shows ``prompt``."""
+        self.wait_for(re.escape(prompt))
+        time.sleep(0.2)  # the prompt is written before echo is switched off
+        os.write(self._main, text.encode())
+
     def interrupt(self) -> None:
         """What Ctrl-C at the terminal does to the command."""
         self.process.send_signal(signal.SIGINT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import signal
 import time
 from datetime import UTC, datetime
@@ -10,8 +11,10 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.integration.oauth.conftest import LoginProcess, OAuthEnv
+from tests.support import store
 from tests.support.oauth_browser import ScriptedBrowser
 from tests.support.oauth_server import DEVICE_CLIENT, GRANT_DEVICE, STATIC_CLIENT
+from tests.support.tty_process import TtyProcess
 
 CODE = r"enter the code: (\S+)"
 
@@ -28,10 +31,13 @@ def _approve(env: OAuthEnv, login: LoginProcess, *, complete: bool = True) -> st
 
 def test_device_login_end_to_end(oauth_env: OAuthEnv) -> None:
     login = oauth_env.start_login("oauthdev", "--client-stdin", stdin=f"{DEVICE_CLIENT}\n\n")
-    _approve(oauth_env, login)
+    user_code = _approve(oauth_env, login)
     result = oauth_env.finish(login)
     assert result.code == 0, result.err
     assert "logged in to oauthdev" in result.out
+    # The plain address to type in, with the code; the complete link is only a shortcut.
+    plain = f"open {oauth_env.server.issuer}/device\n  and enter the code: {user_code}\n"
+    assert plain in result.err
 
     polls = oauth_env.server.token_requests(GRANT_DEVICE)
     assert polls[-1]["ok"] is True
@@ -132,3 +138,36 @@ def test_a_device_login_may_outlast_ten_minutes_when_the_server_allows(
         left = (expires - datetime.now(UTC)).total_seconds()
         assert 1700 < left <= 1800  # the server's expires_in, not a fixed cap
         api.cancel_oauth_login(started["id"])
+
+
+def _device_polls(env: OAuthEnv) -> int:
+    return len(env.server.token_requests(GRANT_DEVICE))
+
+
+def test_ctrl_c_during_a_device_login_on_a_terminal_stops_the_polling(
+    oauth_env: OAuthEnv,
+) -> None:
+    with TtyProcess(["login", "oauthdev", "--flow", "device_code"], oauth_env.daemon.env) as login:
+        login.answer("OAuth Devices client id: ", f"{DEVICE_CLIENT}\r")
+        login.answer("client secret (empty for a public client): ", "\r")
+        shown = login.wait_for(r"open (\S+)\r?\n  and enter the code: (\S+)")
+        assert shown.group(1) == f"{oauth_env.server.issuer}/device"
+        login.wait_for(
+            re.escape("waiting for you to approve the code at OAuth Devices (Ctrl-C to cancel)")
+        )
+        deadline = time.monotonic() + 20
+        while _device_polls(oauth_env) < 2:  # the daemon is polling the server
+            assert time.monotonic() < deadline, "the daemon never polled"
+            time.sleep(0.1)
+        login.interrupt()
+        assert login.finish() == 2, login.tty
+    assert "cancelled" in login.tty
+    [(status, sealed)] = store.rows(
+        oauth_env.daemon.home, "SELECT status, sealed_device_code FROM auth_sessions"
+    )
+    assert (status, sealed) == ("cancelled", None)
+    time.sleep(0.5)  # a poll already on its way when the login was cancelled
+    polls = _device_polls(oauth_env)
+    time.sleep(3)  # three of the server's 1 s intervals
+    assert _device_polls(oauth_env) == polls, "the daemon kept polling a cancelled login"
+    assert oauth_env.connection("oauthdev") is None
