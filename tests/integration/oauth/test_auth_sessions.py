@@ -16,7 +16,7 @@ from tests.conftest import EMAIL, PASSWORD
 from tests.integration.oauth.conftest import OAuthEnv, open_env
 from tests.support.daemon import base_env, run_cli, start_daemon
 from tests.support.oauth_browser import ScriptedBrowser
-from tests.support.oauth_server import STATIC_CLIENT, OAuthServer
+from tests.support.oauth_server import DEVICE_CLIENT, GRANT_DEVICE, STATIC_CLIENT, OAuthServer
 from tests.support.pop import home_key
 from tests.support.postgres import free_port
 from tests.support.web import Browser
@@ -115,6 +115,31 @@ def test_pending_login_secrets_are_sealed_at_rest(oauth_env: OAuthEnv) -> None:
         sealed = db.execute("SELECT sealed_verifier, state_hash FROM auth_sessions").fetchall()
     assert sealed == [(None, sealed[0][1])] and sealed[0][1]  # erased once used
     assert STATIC_CLIENT[1].encode() not in _db_bytes(oauth_env.daemon.home)
+
+
+def test_pending_device_code_is_sealed_at_rest(oauth_env: OAuthEnv) -> None:
+    with oauth_env.api() as api:
+        started = api.start_oauth_login("oauthdev")
+        pending = api.give_oauth_client(started["id"], DEVICE_CLIENT, None)
+        assert pending["status"] == "pending"
+        at_rest = _db_bytes(oauth_env.daemon.home)  # while the login waits for approval
+        with oauth_env.db() as db:
+            [(sealed,)] = db.execute("SELECT sealed_device_code FROM auth_sessions").fetchall()
+        device_code = oauth_env.server.issued("DeviceCode")[-1]
+        # It is the device code: the server still answers it as waiting for approval.
+        poll = httpx.post(
+            f"{oauth_env.server.issuer}/token",
+            data={
+                "grant_type": GRANT_DEVICE,
+                "device_code": device_code,
+                "client_id": DEVICE_CLIENT,
+            },
+            timeout=10,
+        )
+        assert poll.json().get("error") == "authorization_pending", poll.text
+        api.cancel_oauth_login(started["id"])
+    assert sealed and device_code.encode() not in sealed
+    assert device_code.encode() not in at_rest
 
 
 def test_a_client_given_once_serves_every_user_of_the_deployment(
