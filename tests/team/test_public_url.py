@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -21,7 +23,13 @@ import pytest
 
 from authsome.testing.upstream import TestCA
 from tests.conftest import EMAIL, PASSWORD
-from tests.support.daemon import Daemon, base_env, run_cli, start_daemon
+from tests.support.daemon import (
+    Daemon,
+    base_env,
+    processes_with_home_under,
+    run_cli,
+    start_daemon,
+)
 from tests.support.oauth_browser import ScriptedBrowser
 
 PUBLIC = "https://authsome.example.internal"
@@ -124,18 +132,51 @@ def test_init_prints_a_claim_link_on_the_public_url(public_daemon: Daemon, tmp_p
 # --- clients ---------------------------------------------------------------------------
 
 
-def test_a_non_local_url_is_never_auto_started(tmp_path: Path) -> None:
+def _own_address_url() -> str:
+    """``http://`` at this machine's own non-loopback address, on a port nothing listens on.
+
+    The address is the one the default route would use (a UDP ``connect`` only picks
+    the route, it sends nothing); a connection to it never leaves the machine and
+    is refused at once. Without any route, ``0.0.0.0``: not loopback either, and
+    the kernel answers for it locally as well.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("203.0.113.1", 9))  # TEST-NET-3: never contacted
+            address = probe.getsockname()[0]
+        except OSError:
+            address = "0.0.0.0"
+    assert not ipaddress.ip_address(address).is_loopback
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as unused:
+        unused.bind((address, 0))
+        port = unused.getsockname()[1]
+    return f"http://{address}:{port}"
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://authsome.example.internal",  # https: a team's TLS front, never a local daemon
+        "http://authsome.example.invalid:7998",  # plain http, but a name that is not loopback
+        "own-address",  # plain http to a non-loopback IP address (of this very machine)
+    ],
+)
+def test_a_non_local_url_is_never_auto_started(tmp_path: Path, base_url: str) -> None:
     home = tmp_path / "home"
-    env = base_env(home, AUTHSOME_BASE_URL="https://authsome.example.internal")
+    if base_url == "own-address":
+        base_url = _own_address_url()
+    host = urlsplit(base_url).hostname or ""
+    env = base_env(home, AUTHSOME_BASE_URL=base_url)
     for args in (("init", "--no-wait"), ("whoami",)):
         result = run_cli(args, env)
         if args == ("whoami",):
             assert result.code in (2, 9), result.err  # no identity yet, or no daemon
         else:
             assert result.code == 9, result.err
-            assert "authsome.example.internal" in result.err
+            assert host in result.err
     server = home / "server"
     assert not (server / "daemon.json").exists() and not (server / "daemon.log").exists()
+    assert processes_with_home_under(home) == []  # no daemon started in the background
 
 
 class TlsFront:
