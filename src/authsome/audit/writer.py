@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from authsome.audit.cadence import DEFAULT_BATCH_SIZE, DEFAULT_INTERVAL
 from authsome.audit.chain import append_events, probe_append
 from authsome.background import stop_task
 
@@ -57,9 +58,6 @@ DROPPED_EVENT = "audit_dropped"
 UNAVAILABLE_MESSAGE = (
     "the audit log cannot be written now, so credentials are withheld (see `authsome daemon logs`)"
 )
-#: Issue 6: the proxy's events are flushed every 250 ms or as soon as 100 are queued.
-DEFAULT_INTERVAL = 0.25
-DEFAULT_BATCH_SIZE = 100
 #: Most events per transaction: a backlog (after an outage, or a burst faster
 #: than the flusher) is written in a few large transactions, not many small ones.
 _FLUSH_CHUNK = 10_000
