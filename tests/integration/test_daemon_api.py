@@ -10,6 +10,7 @@ import httpx
 from authsome.crypto.identity_keys import IdentityKey
 from authsome.crypto.pop import sign_proof
 from tests.conftest import EMAIL, PASSWORD
+from tests.support import store
 from tests.support.daemon import Daemon
 from tests.support.pop import home_key, signed
 
@@ -48,6 +49,25 @@ def test_whoami_after_headless_claim(claimed: Daemon) -> None:
     me = answer.json()
     assert me["role"] == "admin" and me["email"] == EMAIL and me["vault_id"]
     assert me["handle"].count("-") == 2
+
+
+def test_headless_claim_is_accepted_bound_and_its_token_spent(claimed: Daemon) -> None:
+    """DESIGN §1 Claim: `init --email` decides the claim it made, and the link's token
+    can never match again."""
+    handle = claimed.cli("whoami", "--json").json["handle"]
+    principal_id = store.scalar(claimed.home, "SELECT id FROM principals WHERE email = ?", EMAIL)
+    claims = store.rows(
+        claimed.home,
+        "SELECT c.state, c.principal_id, c.token_hash, c.decided_at, i.principal_id "
+        "FROM claims c JOIN identities i ON i.id = c.identity_id WHERE i.handle = ?",
+        handle,
+    )
+    assert len(claims) == 1
+    state, bound_to, token_hash, decided_at, identity_principal = claims[0]
+    assert state == "accepted"
+    assert bound_to == identity_principal == principal_id
+    assert token_hash is None  # no live token: the claim URL is dead
+    assert decided_at is not None
 
 
 def _error(response: httpx.Response) -> str:
