@@ -236,3 +236,30 @@ def test_base_url_is_refused_for_an_api_key_login_instead_of_ignored(claimed: Da
     connections = claimed.cli("connections", "list", "--json")
     assert connections.code == 0, connections.err
     assert connections.json == []
+
+
+def test_key_stdin_for_an_oauth_provider_names_its_api_key_provider(claimed: Daemon) -> None:
+    """`login github --key-stdin` must not start an OAuth login: the token goes to github-pat."""
+    token = "ghp_" + "a1B2" * 9
+    refused = claimed.cli("login", "github", "--key-stdin", input=token + "\n")
+    assert refused.code == 2, refused.err
+    assert "github-pat" in refused.err
+    assert "authsome login github-pat --key-stdin" in refused.err
+    assert token not in refused.out + refused.err
+    as_json = claimed.cli("login", "linear", "--key-stdin", "--json", input="lin_api_x\n")
+    assert as_json.code == 2
+    assert as_json.json["error"] == "invalid_request"
+    assert set(as_json.json) == {"error", "message"} and "linear-api-key" in as_json.json["message"]
+    alone = claimed.cli("login", "notion", "--key-stdin", input="secret_x\n")
+    assert alone.code == 2 and "OAuth" in alone.err
+    connections = claimed.cli("connections", "list", "--json")
+    assert connections.code == 0, connections.err
+    assert connections.json == []
+
+
+def test_key_stdin_hint_names_a_custom_api_key_alternative(claimed: Daemon, tmp_path: Path) -> None:
+    notion_key = dict(ACME, name="notion-key", api_url=["api.notion.com"], alternative_to="notion")
+    assert claimed.cli("provider", "register", _write(tmp_path, notion_key)).code == 0
+    refused = claimed.cli("login", "notion", "--key-stdin", input="secret_x\n")
+    assert refused.code == 2
+    assert "authsome login notion-key --key-stdin" in refused.err

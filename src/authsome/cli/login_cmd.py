@@ -2,24 +2,34 @@
 
 API-key providers read the key from a masked prompt (or stdin); OAuth2
 providers log in through the daemon (``oauth_login``): browser with PKCE,
-the device flow, or dynamic client registration. ``--base-url`` names your
-own instance of a multi-tenant service (GitHub Enterprise, self-managed
-GitLab, a Shopify shop, an Atlassian site): its hosts then get this
-connection's credential, and the service's public hosts never do.
+the device flow, or dynamic client registration. An OAuth2 provider refuses
+``--key-stdin`` and names the API-key provider for a token instead
+(``github`` → ``github-pat``). ``--base-url`` names your own instance of a
+multi-tenant service (GitHub Enterprise, self-managed GitLab, a Shopify shop,
+an Atlassian site, a Hugging Face Inference Endpoint): its hosts then get
+this connection's credential, and the service's public hosts never do.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import click
 
 from authsome.cli.output import emit_json, json_option, say
 from authsome.cli.secrets_input import read_secret
 
+if TYPE_CHECKING:
+    from authsome.client.api import DaemonClient
+    from authsome.errors import InvalidInput
+
 
 @click.command("login")
 @click.argument("provider")
 @click.option("--connection", default="default", show_default=True, help="Name of this connection.")
-@click.option("--key-stdin", is_flag=True, help="Read the API key from stdin instead of a prompt.")
+@click.option(
+    "--key-stdin", is_flag=True, help="API-key providers: read the key from stdin, not a prompt."
+)
 @click.option("--force", is_flag=True, help="Replace an existing connection of that name.")
 @click.option(
     "--flow",
@@ -57,6 +67,8 @@ def login(
     with open_client() as client:
         info = client.provider(provider)
         if info["auth_type"] == "oauth2":
+            if key_stdin:
+                raise _no_key_for_oauth(client, provider)  # before stdin is read
             options = LoginOptions(
                 connection=connection,
                 flow=flow,
@@ -83,6 +95,46 @@ def login(
     who = account.get("email") or account.get("preferred_username") or account.get("sub")
     shown = f" ({who})" if who else ""
     say(f"logged in to {provider} as connection {created['name']!r}{shown}")
+
+
+def _no_key_for_oauth(client: DaemonClient, provider: str) -> InvalidInput:
+    """The error for ``--key-stdin`` on an OAuth provider, naming its API-key alternatives.
+
+    Starting the OAuth flow instead would ignore the key the user piped in;
+    a token for the same API is stored under the API-key provider whose
+    ``alternative_to`` names this one (``github-pat`` for ``github``).
+    """
+    from authsome.errors import InvalidInput
+
+    alternatives = _api_key_alternatives(client, provider)
+    message = f"{provider} logs in with OAuth and takes no --key-stdin"
+    if not alternatives:
+        return InvalidInput(message, hint=f"authsome login {provider}")
+    message += f"; for an API key or token use {' or '.join(alternatives)}"
+    commands = [f"authsome login {name} --key-stdin" for name in alternatives]
+    return InvalidInput(message, hint=", or ".join(commands))
+
+
+def _api_key_alternatives(client: DaemonClient, provider: str) -> list[str]:
+    """API-key providers whose ``alternative_to`` is ``provider``, as the daemon knows them.
+
+    The provider list does not carry ``alternative_to``: a bundled entry is
+    read from the shipped definitions, a custom one from its own definition.
+    """
+    from authsome.providers.catalogue import bundled_providers
+
+    shipped = {defn.name: defn.alternative_to for defn in bundled_providers()}
+    found = []
+    for item in client.providers():
+        if item["auth_type"] != "api_key":
+            continue
+        if item["bundled"]:
+            alternative = shipped.get(item["name"])
+        else:
+            alternative = client.provider(item["name"])["definition"].get("alternative_to")
+        if alternative == provider:
+            found.append(item["name"])
+    return found
 
 
 def _checked_base_url(info: dict[str, object], base_url: str) -> str:
