@@ -196,6 +196,22 @@ def test_context_cache_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert ca.server_context("h0.example") is not first  # evicted, rebuilt
 
 
+def test_context_cache_evicts_the_least_recently_used_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host in use stays cached; a FIFO cache would drop it as the oldest insert."""
+    monkeypatch.setattr("authsome.proxy.ca._CONTEXT_CACHE_SIZE", 3)
+    ca = CertificateAuthority.load_or_create(tmp_path / "ca")
+    oldest = ca.server_context("h0.example")
+    next_oldest = ca.server_context("h1.example")
+    newest = ca.server_context("h2.example")
+    assert ca.server_context("h0.example") is oldest  # a hit: h0 becomes most recent
+    ca.server_context("h3.example")  # over the cap: one host must go
+    assert ca.server_context("h0.example") is oldest
+    assert ca.server_context("h2.example") is newest
+    assert ca.server_context("h1.example") is not next_oldest  # evicted, rebuilt
+
+
 def test_a_leaf_close_to_expiry_is_replaced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
