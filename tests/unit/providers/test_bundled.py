@@ -558,10 +558,13 @@ STRANGERS_SUBDOMAINS = [
     "twil.io",  # Twilio Functions and Assets
     "my.site.com",  # Salesforce Experience Cloud sites (public, guest access)
     "my.salesforce-sites.com",  # Salesforce Sites
+    "force.com",  # Salesforce Sites and Visualforce before enhanced domains
     "myshopify.com",  # any shop
     "atlassian.net",  # any Atlassian site
     "supabase.co",  # any Supabase project
     "mailchi.mp",  # Mailchimp-hosted landing pages
+    "mailchimpsites.com",  # Mailchimp-hosted websites
+    "list-manage.com",  # Mailchimp-hosted signup forms
     "vercel.app",
     "netlify.app",
     "pages.dev",
