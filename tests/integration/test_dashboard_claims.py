@@ -90,6 +90,57 @@ def test_claim_page_needs_a_sign_in_and_comes_back(admin: Browser, daemon: Daemo
     assert login.headers["location"] == path
 
 
+def test_claim_link_before_any_account_comes_back_after_registering(tmp_path: Path) -> None:
+    """Issue 3: a claim link opened on a fresh daemon goes /login -> /register and,
+    once the first account exists, on to the claim page it was opened for."""
+    fresh = start_daemon(tmp_path / "fresh")
+    try:
+        _key, registered = _new_agent(fresh)
+        path = _claim_path(registered)
+        browser = Browser(fresh.url)
+        to_login = browser.get(path)
+        assert to_login.headers["location"] == "/login?next=" + path
+        to_register = browser.get(to_login.headers["location"])
+        assert to_register.status_code == 303
+        assert to_register.headers["location"] == "/register?next=" + path
+        form_page = to_register.headers["location"]
+        assert f'name="next" value="{path}"' in browser.get(form_page).text
+
+        # Only local paths are carried: another site's address is dropped on the way.
+        assert browser.get("/login?next=//evil.test/x").headers["location"] == "/register"
+        home_only = 'name="next" value="/"'
+        assert home_only in browser.get("/register?next=https://evil.test").text
+        fields = {"email": ADMIN, "password": ADMIN_PASSWORD, "next": path}
+        refused = browser.post(
+            "/register", fields | {"password_again": "another passphrase"}, form_page=form_page
+        )
+        assert refused.status_code == 400
+        assert f'name="next" value="{path}"' in refused.text  # kept for the next attempt
+        elsewhere = browser.post(
+            "/register",
+            fields | {"password_again": "another passphrase", "next": "//evil.test/x"},
+            form_page=form_page,
+        )
+        assert home_only in elsewhere.text
+
+        created = browser.post(
+            "/register", fields | {"password_again": ADMIN_PASSWORD}, form_page=form_page
+        )
+        assert created.status_code == 303
+        assert created.headers["location"] == path
+        page = browser.get(path)
+        assert page.status_code == 200 and registered["handle"] in page.text
+        accepted = _decide(browser, path, decision="accept", grant="all")
+        assert accepted.headers["location"].startswith(f"/ui/agents/{registered['handle']}")
+
+        # Signed out, the sign-in page's Register link carries the page to come back to.
+        stranger = Browser(fresh.url)
+        login_page = stranger.get("/login?next=/ui/agents")
+        assert 'href="/register?next=/ui/agents"' in login_page.text
+    finally:
+        fresh.stop()
+
+
 def test_claim_page_shows_who_is_asking(admin: Browser, daemon: Daemon) -> None:
     _key, registered = _new_agent(daemon)
     page = admin.get(_claim_path(registered))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
@@ -35,6 +36,12 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 NextQuery = Annotated[str | None, Query(alias="next", max_length=2048)]
 
 
+def _with_next(path: str, target: str) -> str:
+    """``path?next=target``: where to go after signing in or registering (a local
+    path already passed through ``safe_next``; ``/`` needs no parameter)."""
+    return path if target == "/" else f"{path}?next={quote(target, safe='/')}"
+
+
 def _client(request: Request) -> str | None:
     return request.client.host if request.client else None
 
@@ -58,12 +65,15 @@ def _signed_in_redirect(
 def login_page(
     request: Request, browser: BrowserDep, state: StateDep, next: NextQuery = None
 ) -> Response:
+    target = safe_next(next)
     if browser.signed_in is not None:
-        return RedirectResponse(safe_next(next), status_code=303)
+        return RedirectResponse(target, status_code=303)
     with transaction(state.sessions) as db:
         if not has_principals(db):
-            return RedirectResponse("/register", status_code=303)
-    return render(request, "login.html", next=safe_next(next), error=None, email="")
+            # No account yet: the first one is made on /register, which then goes on
+            # to the page that sent the browser here (a claim link, typically).
+            return RedirectResponse(_with_next("/register", target), status_code=303)
+    return render(request, "login.html", next=target, error=None, email="")
 
 
 @router.post("/login")
@@ -100,9 +110,19 @@ def _registration_mode(state: StateDep, invite: str | None) -> str:
 
 
 @router.get("/register")
-def register_page(request: Request, browser: BrowserDep, state: StateDep) -> Response:
+def register_page(
+    request: Request, browser: BrowserDep, state: StateDep, next: NextQuery = None
+) -> Response:
     mode = _registration_mode(state, None)
-    return render(request, "register.html", mode=mode, invite="", error=None, email="")
+    return render(
+        request,
+        "register.html",
+        mode=mode,
+        invite="",
+        next=safe_next(next),
+        error=None,
+        email="",
+    )
 
 
 @router.get("/invite/{token}")
@@ -117,18 +137,19 @@ def invite_page(token: str, request: Request, browser: BrowserDep, state: StateD
             status_code=404,
             message="This invite link is not valid: it was used, it expired, or it never existed.",
         )
-    return render(request, "register.html", mode=mode, invite=token, error=None, email="")
+    return render(request, "register.html", mode=mode, invite=token, next="/", error=None, email="")
 
 
 @router.post("/register")
 def register(request: Request, browser: BrowserDep, form: FormDep, state: StateDep) -> Response:
     email, invite = form.get("email")[:320], form.get("invite")[:128] or None
+    target = safe_next(form.get("next"))
     try:
         if form.get("password") != form.get("password_again"):
             raise InvalidInput("the two passwords differ")
         with transaction(state.sessions) as db:
             principal = register_principal(db, email, form.get("password"), invite_token=invite)
-        return _signed_in_redirect(request, state, browser, principal, "/")
+        return _signed_in_redirect(request, state, browser, principal, target)
     except (InvalidInput, OperationNotAllowed) as exc:
         error = exc.message + (f" ({exc.hint})" if exc.hint else "")
         status = exc.http_status
@@ -139,6 +160,7 @@ def register(request: Request, browser: BrowserDep, form: FormDep, state: StateD
         status=status,
         mode=mode,
         invite=invite or "",
+        next=target,
         error=error,
         email=email,
     )
