@@ -16,6 +16,11 @@ that run (grants, ``--provider``, ``--connection``, a connection's own
 instance, refusal messages), because it calls the same backend. Each answer is
 audited as ``credential_resolved`` before any header leaves the daemon; the CLI
 then ships ``proxy_request`` events with the upstream's status.
+
+Fail closed, as ``/resolve`` and the daemon's proxy: while audit events cannot
+be written, both ``resolve`` and ``events`` answer 503 ``audit_unavailable``.
+The CLI reuses an answer only while the daemon keeps accepting the run's
+events, so a refused upload (or resolve) makes it drop every cached answer.
 """
 
 from __future__ import annotations
@@ -26,13 +31,13 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from authsome.audit.writer import DROPPED_EVENT
+from authsome.audit.writer import DROPPED_EVENT, UNAVAILABLE_MESSAGE
 from authsome.daemon.deps import CallerDep, StateDep
 from authsome.daemon.schemas import Strict
 from authsome.daemon.services.caller import Caller
 from authsome.daemon.services.runs import ActiveRun
 from authsome.daemon.state import DaemonState
-from authsome.errors import ConnectionNotFound, DaemonUnavailable
+from authsome.errors import AuditUnavailable, ConnectionNotFound, DaemonUnavailable
 
 router = APIRouter(tags=["runs"])
 
@@ -124,8 +129,13 @@ async def run_resolve(
     if decision is None:
         return RunResolvePublic()
     matched, injection = decision
+    # The backend refuses with 503 when ``confirm`` finds that events cannot be
+    # written; still unconfirmed now, that refusal is the audit log's.
+    audit_down = injection.deny_status == 503 and not state.audit.confirmed
     if injection.deny_status is None:
         outcome, reason = "success", None
+    elif audit_down:
+        outcome, reason = "denied", "audit unavailable"
     else:
         outcome = "denied" if injection.deny_status in (403, 407) else "failure"
         reason = injection.deny_message.strip().removeprefix("authsome: ")[:300]
@@ -143,6 +153,8 @@ async def run_resolve(
         path=path,
         detail=detail,
     )
+    if audit_down:
+        raise AuditUnavailable(UNAVAILABLE_MESSAGE)
     headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in injection.headers}
     return RunResolvePublic(
         provider=injection.provider,
@@ -156,8 +168,14 @@ async def run_resolve(
 
 @router.post("/runs/{run_id}/events", status_code=204)
 def run_events(run_id: str, body: LocalProxyEvents, caller: CallerDep, state: StateDep) -> None:
-    """Proxied-request events of a local proxy, audited under the run's identity."""
+    """Proxied-request events of a local proxy, audited under the run's identity.
+
+    Refused (503) while events cannot be written: the CLI keeps them, sends them
+    again later, and stops using the credentials it was given meanwhile.
+    """
     run = _own_run(state, caller, run_id)
+    if not state.audit.confirm_blocking():
+        raise AuditUnavailable(UNAVAILABLE_MESSAGE)
     catalogue = state.catalogue
     for event in body.events:
         provider = event.provider if event.provider and catalogue.find(event.provider) else None
