@@ -12,10 +12,21 @@ side matches to the same key, so a credential given for one instance's host
 never goes to a listed host or another instance, even while the two sides'
 views of the vault differ. The TLS interception uses a CA of this
 client home (``client/ca/local/``); only its public certificate reaches the
-child. The proxied-request events go back to the daemon in bounded batches,
-all of them before the run ends. Events beyond the queue's bound (the daemon
-unreachable for long) are counted, and the count goes with the next upload,
-so the daemon writes it as an ``audit_dropped`` event.
+child.
+
+The proxied-request events go back to the daemon as its own proxy writes
+them (issue 6): every 250 ms, or as soon as 100 are queued, and all of them
+before the run ends. Events beyond the queue's bound (the daemon unreachable
+for long) are counted, and the count goes with the next upload, so the daemon
+writes it as an ``audit_dropped`` event.
+
+Fail closed: the daemon refuses credentials, and these uploads, while it
+cannot write audit events (503 ``audit_unavailable``). A cached answer is
+therefore used only while the daemon keeps accepting this run's events: for
+two upload intervals after it last accepted an upload or answered a resolve.
+After an idle spell the next request asks the daemon again, and a refused
+upload or resolve drops every cached answer at once, so the agent gets the
+daemon's 503 instead of a credential whose use cannot be audited.
 """
 
 from __future__ import annotations
@@ -31,9 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from authsome.audit.cadence import DEFAULT_BATCH_SIZE, DEFAULT_INTERVAL
 from authsome.client.async_api import AsyncDaemonClient
 from authsome.crypto.identity_keys import IdentityKey
-from authsome.errors import AuthsomeError
+from authsome.errors import AuditUnavailable, AuthsomeError
 from authsome.providers.matching import Instance, ProviderMatcher
 from authsome.providers.schema import ProviderDefinition
 from authsome.proxy.backend import Injection, RunSession
@@ -42,9 +54,8 @@ from authsome.proxy.server import ProxyServer
 
 log = logging.getLogger("authsome.local_proxy")
 
-#: Events per upload (the daemon accepts at most 256) and how often to send.
+#: Most events per upload (``POST /runs/{id}/events`` accepts at most 256).
 UPLOAD_BATCH = 256
-UPLOAD_EVERY = 0.5
 #: Events kept while the daemon cannot be reached; beyond this they are counted, not kept.
 MAX_PENDING_EVENTS = 50_000
 
@@ -69,6 +80,7 @@ class LocalProxyBackend:
         granted: list[str] | None,
         resolve_overrides: dict[str, tuple[str, int]] | None = None,
         max_pending_events: int = MAX_PENDING_EVENTS,
+        upload_interval: float = DEFAULT_INTERVAL,
     ) -> None:
         self._client = client
         self._run = run
@@ -80,8 +92,14 @@ class LocalProxyBackend:
         #: Answers by the daemon's ``Match.key`` (see the module docstring).
         self._answers: dict[tuple[str, ...], _Answer] = {}
         self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
+        #: Cached answers are used only before this ``time.monotonic()``: the daemon
+        #: last accepted an upload (or gave a credential) two upload intervals before.
+        self._vouched_until = 0.0
+        self._vouch_window = 2 * upload_interval
         self._events: list[dict[str, Any]] = []
         self._max_pending = max_pending_events
+        #: Set when ``DEFAULT_BATCH_SIZE`` events are queued: upload before the interval ends.
+        self.upload_due = asyncio.Event()
         #: Events dropped on a full queue and not yet reported to the daemon.
         self.dropped_events = 0
         #: Every event dropped during this run (reported or not).
@@ -110,23 +128,40 @@ class LocalProxyBackend:
         if matched is None:
             return None
         key = matched.key
-        hit = self._answers.get(key)
-        if hit is not None and hit.expires > time.monotonic():
-            return hit.injection
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
         # The engine runs the first step inline, outside any task (proxy/eager.py);
         # httpx needs a task to find its event loop, so suspend once first.
         await asyncio.sleep(0)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:  # one daemon call per match, however many requests wait
-            hit = self._answers.get(key)
-            if hit is not None and hit.expires > time.monotonic():
-                return hit.injection
+            cached = self._cached(key)
+            if cached is not None:
+                return cached
             first = matched.owners[0].provider
             injection, decided, max_age = await self._ask(host, port, method, path, first)
             self._answers.pop(key, None)
             if decided is not None and injection.deny_status is None and max_age > 0:
+                self._vouch()  # the daemon just checked that it can audit
                 self._answers[decided] = _Answer(injection, time.monotonic() + max_age)
             return injection
+
+    def _cached(self, key: tuple[str, ...]) -> Injection | None:
+        hit = self._answers.get(key)
+        if hit is None:
+            return None
+        now = time.monotonic()
+        return hit.injection if now < hit.expires and now < self._vouched_until else None
+
+    def _vouch(self) -> None:
+        """The daemon accepted this run's events (or gave a credential) just now."""
+        self._vouched_until = time.monotonic() + self._vouch_window
+
+    def _forget_answers(self) -> None:
+        """The daemon cannot write audit events: no cached credential may be used."""
+        self._answers.clear()
+        self._vouched_until = 0.0
 
     async def _ask(
         self, host: str, port: int, method: str, path: str, first: str
@@ -138,6 +173,10 @@ class LocalProxyBackend:
             answer = await self._client.request(
                 "POST", f"/runs/{self._run.run_id}/resolve", json=body
             )
+        except AuditUnavailable as exc:
+            self._forget_answers()
+            message = f"authsome: {exc.message}\n"  # the daemon's words: no secret
+            return Injection(provider=first, deny_status=503, deny_message=message), None, 0.0
         except AuthsomeError as exc:
             status = 503 if exc.exit_code in (8, 9) else 403
             message = f"authsome: the daemon refused this run's request: {exc.message}\n"
@@ -176,7 +215,8 @@ class LocalProxyBackend:
             # The upstream refused the credential: ask the daemon again next time.
             for key in [k for k, v in self._answers.items() if v.injection is injection]:
                 del self._answers[key]
-        if len(self._events) >= self._max_pending:
+        queued = len(self._events)
+        if queued >= self._max_pending:
             self.dropped_events += 1
             self.dropped_total += 1
             return
@@ -193,6 +233,8 @@ class LocalProxyBackend:
                 "duration_ms": max(0.0, duration_ms),
             }
         )
+        if queued + 1 == DEFAULT_BATCH_SIZE:
+            self.upload_due.set()  # once per batch, not per event past it
 
     @property
     def pending_events(self) -> int:
@@ -203,15 +245,22 @@ class LocalProxyBackend:
 
     async def upload_events(self) -> None:
         """Send every queued event and the count of dropped ones, in batches;
-        keeps both if the daemon is away."""
+        keeps both if the daemon is away or refuses them. Each accepted batch
+        vouches for the cached answers; a refusal because audit events cannot
+        be written drops them all before the error goes up."""
         while self._events or self.dropped_events:
             batch = self._events[:UPLOAD_BATCH]
             dropped = self.dropped_events
-            await self._client.request(
-                "POST",
-                f"/runs/{self._run.run_id}/events",
-                json={"events": batch, "dropped": dropped},
-            )
+            try:
+                await self._client.request(
+                    "POST",
+                    f"/runs/{self._run.run_id}/events",
+                    json={"events": batch, "dropped": dropped},
+                )
+            except AuditUnavailable:
+                self._forget_answers()
+                raise
+            self._vouch()
             del self._events[: len(batch)]
             self.dropped_events -= dropped  # more may have been dropped meanwhile
 
@@ -248,6 +297,7 @@ class LocalProxy:
         upstream_ca: Path | None = None,
         resolve_overrides: dict[str, tuple[str, int]] | None = None,
         max_pending_events: int = MAX_PENDING_EVENTS,
+        upload_interval: float = DEFAULT_INTERVAL,
     ) -> None:
         self.token = secrets.token_urlsafe(32)
         self.ca = CertificateAuthority.load_or_create(ca_dir)
@@ -258,13 +308,14 @@ class LocalProxy:
         self._upstream_ca = upstream_ca
         self._overrides = resolve_overrides
         self._max_pending = max_pending_events
+        self._upload_interval = upload_interval
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._backend: LocalProxyBackend | None = None
         self._server: ProxyServer | None = None
         self._client: AsyncDaemonClient | None = None
         self._uploader: asyncio.Task[None] | None = None
-        self._stopping: asyncio.Event | None = None
+        self._stopping = False
         self.port = 0
         #: Events the daemon never got (it was unreachable at the end); the CLI says so.
         self.unsent_events = 0
@@ -294,26 +345,33 @@ class LocalProxy:
             granted=setup.get("granted"),
             resolve_overrides=self._overrides,
             max_pending_events=self._max_pending,
+            upload_interval=self._upload_interval,
         )
         self._server = ProxyServer(self._backend, self.ca, upstream_ca=self._upstream_ca)
         port = await self._server.start("127.0.0.1", 0)
-        self._stopping = asyncio.Event()
         self._uploader = asyncio.get_running_loop().create_task(self._upload_loop())
         return port
 
     async def _upload_loop(self) -> None:
-        """Uploads until ``_stopping`` is set; never cancelled mid-upload, since
-        a batch the daemon stored but did not acknowledge would be sent twice."""
-        assert self._backend is not None
-        stopping = self._stopping
-        assert stopping is not None
-        while not stopping.is_set():
+        """Uploads every interval, or as soon as the backend has a batch queued,
+        until ``_stop``; never cancelled mid-upload, since a batch the daemon
+        stored but did not acknowledge would be sent twice."""
+        backend = self._backend
+        assert backend is not None
+        due = backend.upload_due
+        failing: str | None = None  # the error of the last round: warn once per outage
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), UPLOAD_EVERY)
+                await asyncio.wait_for(due.wait(), self._upload_interval)
+            due.clear()
             try:
-                await self._backend.upload_events()
+                await backend.upload_events()
             except AuthsomeError as exc:
-                log.warning("could not send proxy events to the daemon yet (%s)", exc.code)
+                if exc.code != failing:
+                    log.warning("could not send proxy events to the daemon yet (%s)", exc.code)
+                failing = exc.code
+            else:
+                failing = None
 
     def stop(self) -> None:
         """Close the listener, send the last events, stop the loop; idempotent."""
@@ -330,8 +388,9 @@ class LocalProxy:
     async def _stop(self) -> None:
         if self._server is not None:
             await self._server.close()
-        if self._stopping is not None:
-            self._stopping.set()
+        self._stopping = True
+        if self._backend is not None:
+            self._backend.upload_due.set()  # the uploader's last round, now
         try:
             if self._uploader is not None:
                 await self._uploader  # its last round sends what the closed proxy recorded
