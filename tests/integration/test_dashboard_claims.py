@@ -19,10 +19,13 @@ from tests.conftest import EMAIL, PASSWORD
 from tests.integration.conftest import OPENAI_KEY, Gateway
 from tests.support.daemon import Daemon, start_daemon
 from tests.support.pop import home_key, signed
+from tests.support.tty_process import TtyProcess
 from tests.support.web import LONG_AGO, Browser, database, execute, scalar
 
 ADMIN = "admin@example.com"
 ADMIN_PASSWORD = "a long enough passphrase"
+#: What `init` shows on a terminal while the claim is undecided (cli/claim_wait.py).
+WAITING = "waiting for the claim to be decided in the browser (Ctrl-C to stop)"
 
 
 @pytest.fixture(scope="module")
@@ -301,6 +304,22 @@ def test_init_waits_for_the_browser_and_reports_who_claimed(
         child.kill()
     assert child.returncode == 0, err
     assert f"claimed by {ADMIN} (admin)" in out
+
+
+def test_init_on_a_terminal_shows_a_spinner_while_it_waits(
+    admin: Browser, daemon: Daemon, tmp_path: Path
+) -> None:
+    """Issue 3: on a terminal, `init` without --email says what it waits for and how to
+    stop, until the claim is accepted in the browser."""
+    with TtyProcess(["init"], _agent_env(daemon, tmp_path)) as init:
+        path = init.wait_for(r"https?://\S+(/claim/[A-Za-z0-9_-]+)").group(1)
+        init.wait_for(re.escape(WAITING))
+        time.sleep(1.5)  # a few polls: it keeps waiting
+        assert init.process.poll() is None
+        _decide(admin, path, decision="accept", grant="all")
+        assert init.finish() == 0, init.tty
+    shown = init.tty
+    assert shown.index(WAITING) < shown.index(f"claimed by {ADMIN} (admin)")
 
 
 def test_init_exits_2_when_rejected(admin: Browser, daemon: Daemon, tmp_path: Path) -> None:
