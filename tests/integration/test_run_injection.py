@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -196,6 +197,37 @@ def test_provider_limit_denies_other_providers(gateway: Gateway) -> None:
         "run", "--provider", "acme", "--", "curl", "-sS", "--fail", "https://api.acme.test/"
     )
     assert allowed.code == 0, allowed.err
+
+
+def _two_hosts(gateway: Gateway, *limits: str) -> list[tuple[str, str]]:
+    """One run whose child (a single curl) asks openai, then acme: (status, body) each."""
+    urls = ("https://api.openai.com/v1/models", "https://api.acme.test/x")
+    result = gateway.daemon.cli(
+        "run", *limits, "--", "curl", "-sS", "-w", "~~%{http_code}~~", *urls
+    )
+    gateway.outputs.append(result.err)
+    assert result.code == 0, result.err
+    answers = re.findall(r"(.*?)~~(\d{3})~~", result.out, flags=re.DOTALL)
+    assert len(answers) == 2, result.out
+    return [(status, body.strip()) for body, status in answers]
+
+
+def test_provider_is_repeatable(gateway: Gateway) -> None:
+    (openai_status, openai_body), (acme_status, acme_body) = _two_hosts(
+        gateway, "--provider", "openai", "--provider", "acme"
+    )
+    assert openai_status == "200", openai_body
+    assert _echo(openai_body)["headers"]["authorization"] == f"Bearer {OPENAI_KEY}"
+    assert acme_status == "200", acme_body
+    assert _echo(acme_body)["headers"]["x-acme-key"] == ACME_KEY
+    (openai_status, openai_body), (acme_status, acme_body) = _two_hosts(
+        gateway, "--provider", "openai"
+    )
+    assert openai_status == "200", openai_body
+    assert _echo(openai_body)["headers"]["authorization"] == f"Bearer {OPENAI_KEY}"
+    assert acme_status == "403"
+    assert "may not use acme" in acme_body and "--provider" in acme_body
+    assert ACME_KEY not in acme_body
 
 
 def test_no_connection_is_denied_with_the_login_command(gateway: Gateway) -> None:
