@@ -8,6 +8,7 @@ upstreams whose certificate fails verification, and ``--connection``.
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -154,20 +155,32 @@ def test_connection_option_picks_a_named_connection(gateway: Gateway) -> None:
 
 @pytest.fixture
 def bad_upstreams(tmp_path: Path) -> Iterator[Gateway]:
-    """The gateway plus two *.acme.test upstreams whose certificates must fail."""
+    """The gateway plus three *.acme.test upstreams whose certificates must fail:
+    expired, issued for another host, and issued (valid dates, right host) by a CA
+    the daemon was not told about."""
     ca = TestCA()
+    unknown_ca = TestCA("Unknown test CA")
     with (
         HttpsEchoServer(ca, ("expired.acme.test",), expired=True) as expired,
         HttpsEchoServer(ca, ("somewhere-else.test",)) as wrong_host,
+        HttpsEchoServer(unknown_ca, ("untrusted.acme.test",)) as untrusted,
         open_gateway(
             tmp_path,
             ca=ca,
             extra_resolve=(
                 ("expired.acme.test", expired.port),
                 ("wronghost.acme.test", wrong_host.port),
+                ("untrusted.acme.test", untrusted.port),
             ),
         ) as gateway,
     ):
+        # The untrusted upstream's only fault is its issuer: a client that trusts
+        # the unknown CA completes the handshake with it under its own name.
+        with (
+            socket.create_connection(("127.0.0.1", untrusted.port), timeout=10) as sock,
+            unknown_ca.client_context().wrap_socket(sock, server_hostname="untrusted.acme.test"),
+        ):
+            pass
         yield gateway
 
 
@@ -176,6 +189,7 @@ def bad_upstreams(tmp_path: Path) -> Iterator[Gateway]:
     [
         ("expired.acme.test", "certificate has expired"),
         ("wronghost.acme.test", "Hostname mismatch"),
+        ("untrusted.acme.test", "unable to get local issuer certificate"),
     ],
 )
 def test_upstream_certificate_failures_give_502_naming_host_and_reason(
