@@ -7,6 +7,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from authsome.audit.writer import AuditBatcher
 from authsome.config import ServerSettings
 from authsome.crypto.envelope import make_key_check
+from authsome.crypto.keystores import KeyringConfig
 from authsome.crypto.masterkey import MasterKey, load_master_key, open_with_recovery
 from authsome.daemon.services.credentials import CredentialResolver
 from authsome.daemon.services.replay import MemoryReplayCache, ReplayCache, replay_cache_for
@@ -23,11 +25,19 @@ from authsome.daemon.services.shared_changes import Change, ChangeFeed
 from authsome.daemon.services.vaults import VaultKeys
 from authsome.daemon.startup_checks import check_home
 from authsome.flows.http import OutboundHttp, outbound_timeout
+from authsome.home import HomeLayout
 from authsome.providers.catalogue import ProviderCatalogue
 from authsome.providers.schema import load_provider_json
 from authsome.proxy.ca import CertificateAuthority
-from authsome.store.db import create_store_engine, make_session_factory, migrate, wait_for_store
-from authsome.store.models import CustomProvider, Deployment
+from authsome.store.db import (
+    check_sqlite_store,
+    create_store_engine,
+    damaged_store,
+    make_session_factory,
+    migrate,
+    wait_for_store,
+)
+from authsome.store.models import CustomProvider, Deployment, Identity, Principal, Vault
 
 log = logging.getLogger("authsome.daemon")
 
@@ -93,9 +103,10 @@ def open_state(settings: ServerSettings, *, stopping: threading.Event | None = N
         wait_for_store(
             engine, timeout=settings.database_wait_seconds, on_retry=_waiting, stop=stopping
         )
+    check_sqlite_store(engine, deployment_evidence=_deployment_evidence(layout))
     migrate(engine)
     sessions = make_session_factory(engine)
-    deployment_id, master_key = _open_deployment(settings, sessions)
+    deployment_id, master_key = _open_deployment(settings, engine, sessions)
     state = DaemonState(
         settings=settings,
         engine=engine,
@@ -115,19 +126,34 @@ def _waiting(delay: float, reason: str) -> None:
     log.warning("waiting for the database (%s); trying again in %.2g s", reason, delay)
 
 
+def _deployment_evidence(layout: HomeLayout) -> Path | None:
+    """A file of this home that shows it had a deployment, if there is one.
+
+    The home's key file is written after the schema, as the deployment is
+    created, and the pointer to a keyring entry by a running daemon; beside
+    either, a missing or empty database was lost, not never made. A key in
+    ``AUTHSOME_MASTER_KEY`` is no such evidence: a fresh store with a key given
+    from outside is a normal first start (team mode).
+    """
+    for path in (layout.master_key_file, KeyringConfig.path(layout)):
+        if path.exists():
+            return path
+    return None
+
+
 def _open_deployment(
-    settings: ServerSettings, sessions: sessionmaker[Session]
+    settings: ServerSettings, engine: Engine, sessions: sessionmaker[Session]
 ) -> tuple[str, MasterKey]:
     try:
-        return _open_or_create_deployment(settings, sessions)
+        return _open_or_create_deployment(settings, engine, sessions)
     except IntegrityError:
         # Another replica created the deployment at the same moment: open that one
         # (and refuse, as any later replica would, if our key is not its key).
-        return _open_or_create_deployment(settings, sessions)
+        return _open_or_create_deployment(settings, engine, sessions)
 
 
 def _open_or_create_deployment(
-    settings: ServerSettings, sessions: sessionmaker[Session]
+    settings: ServerSettings, engine: Engine, sessions: sessionmaker[Session]
 ) -> tuple[str, MasterKey]:
     with sessions() as session, session.begin():
         deployment = session.scalar(select(Deployment))
@@ -137,6 +163,10 @@ def _open_or_create_deployment(
             found = load_master_key(settings.layout, create=False)
             master_key = open_with_recovery(found, deployment.key_check)
             return deployment.deployment_id, master_key
+        if _holds_data(session):
+            # Users or vaults without the deployment record: its key check is
+            # lost, so no key could be proven; never start a new deployment over them.
+            raise damaged_store(engine, "it holds data but no deployment record")
         master_key = load_master_key(settings.layout, create=True)
         deployment = Deployment(
             id=1,
@@ -145,6 +175,13 @@ def _open_or_create_deployment(
         )
         session.add(deployment)
         return deployment.deployment_id, master_key
+
+
+def _holds_data(session: Session) -> bool:
+    return any(
+        session.scalar(select(table.id).limit(1)) is not None
+        for table in (Principal, Identity, Vault)
+    )
 
 
 def load_catalogue(sessions: sessionmaker[Session]) -> ProviderCatalogue:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
@@ -213,12 +214,64 @@ def migrate(engine: Engine) -> None:
             # every branch is applied (a merge revision may later join them).
             command.upgrade(config, "heads")
     except (DatabaseError, OperationalError, sqlite3.DatabaseError) as exc:
-        raise StoreError(
-            f"the database at {engine.url.render_as_string(hide_password=True)} cannot be "
-            f"opened or is damaged ({type(exc.orig if hasattr(exc, 'orig') else exc).__name__})",
-            hint="restore a backup with `authsome vault restore FILE` (made by `authsome vault "
-            "backup FILE`); Authsome never recreates a damaged database",
-        ) from exc
+        raise damaged_store(engine, _error_name(exc)) from exc
+
+
+def damaged_store(engine: Engine, reason: str) -> StoreError:
+    """The one report of a database that cannot be opened or is damaged.
+
+    Names the database and the restore command; ``reason`` says what was
+    found and never holds stored values.
+    """
+    return StoreError(
+        f"the database at {engine.url.render_as_string(hide_password=True)} cannot be "
+        f"opened or is damaged ({reason})",
+        hint="restore a backup with `authsome vault restore FILE` (made by `authsome vault "
+        "backup FILE`); Authsome never recreates a damaged database",
+    )
+
+
+def _error_name(exc: BaseException) -> str:
+    return type(getattr(exc, "orig", None) or exc).__name__
+
+
+def sqlite_file(engine: Engine) -> Path | None:
+    """The file behind a SQLite engine; None for other databases and in-memory SQLite."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+def check_sqlite_store(engine: Engine, *, deployment_evidence: Path | None) -> None:
+    """Refuse a SQLite database that was lost or whose pages are damaged; others pass.
+
+    ``deployment_evidence`` is a file showing that this home already had a
+    deployment (its master key file): then a missing or empty database was
+    truncated or deleted, not never made, and is refused before SQLite writes
+    a fresh header into it. A database file is then checked with ``PRAGMA
+    quick_check`` (page and b-tree structure, not contents; about a millisecond
+    for a small store), so damaged pages behind a valid header stop the start
+    here instead of failing requests later. PostgreSQL checks its own pages.
+    """
+    path = sqlite_file(engine)
+    if path is None:
+        return
+    if not path.exists() or path.stat().st_size == 0:
+        if deployment_evidence is not None:
+            state = "empty" if path.exists() else "missing"
+            raise damaged_store(
+                engine, f"{state}, but {deployment_evidence} shows it held a deployment"
+            )
+        return  # a new home: the first start creates it
+    reader = engine.execution_options(authsome_read_only=True)
+    try:
+        with reader.connect() as connection:
+            rows = connection.exec_driver_sql("PRAGMA quick_check").fetchall()
+    except (DatabaseError, OperationalError, sqlite3.DatabaseError) as exc:
+        raise damaged_store(engine, _error_name(exc)) from exc
+    if [str(row[0]) for row in rows] != ["ok"]:
+        raise damaged_store(engine, f"its integrity check found {len(rows)} problem(s)")
 
 
 def current_revision(engine: Engine) -> str | None:
