@@ -9,16 +9,18 @@ database, never from one replica's memory.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import itertools
 import json
 import os
+import random
 import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +29,15 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from sqlalchemy import select
 
 from authsome.client.api import DaemonClient
 from authsome.crypto.pop import sign_proof
+from authsome.daemon.services.reveal import open_connection
+from authsome.daemon.services.vaults import VaultKeys
+from authsome.store.db import create_store_engine, make_session_factory
+from authsome.store.models import Connection, Vault
+from tests.adversarial.ledger import Ledger
 from tests.conftest import EMAIL, PASSWORD
 from tests.integration.oauth.conftest import (
     LoginProcess,
@@ -416,3 +424,249 @@ def test_killing_a_replica_mid_request_leaves_the_other_serving(team: Team) -> N
     assert verify.code == 0, verify.out + verify.err
     ids = [row[0] for row in team.sql("SELECT id FROM audit_events ORDER BY id")]
     assert ids == list(range(ids[0], ids[0] + len(ids)))
+
+
+# --- kill -9 of a replica during writes ------------------------------------------------
+
+KILL_WRITES_ON_A = 120  # all on the wire before A's first answer is read
+KILL_AFTER_A_ACKS = (15, 45)  # acknowledged writes on A before the kill
+KILL_SOURCES = tuple(
+    f"127.0.0.{n}" for n in range(2, 6)
+)  # A's writes stay under the per-client cap
+WRITERS_ON_B = 3
+
+
+@dataclass
+class WriteTally:
+    """What the clients saw: names acknowledged (201) by each replica, and the rest."""
+
+    kill_at: int
+    sent_to_a: int = 0
+    acked_a: set[str] = field(default_factory=set)
+    acked_b: set[str] = field(default_factory=set)
+    acked_b_after_kill: int = 0
+    cut_off_a: int = 0
+    answered_a_at_kill: int | None = None
+    other_answers: list[str] = field(default_factory=list)
+
+    def report(self) -> str:
+        return (
+            f"kill after {self.kill_at} acks on A; sent to A {self.sent_to_a}, acked "
+            f"{len(self.acked_a)}, cut off {self.cut_off_a}, answered at the kill "
+            f"{self.answered_a_at_kill}; B acked {len(self.acked_b)} "
+            f"({self.acked_b_after_kill} after the kill); other answers {self.other_answers[:5]}"
+        )
+
+
+async def _post_connection(
+    team: Team,
+    replica: Daemon,
+    name: str,
+    api_key: str,
+    source: str,
+    *,
+    on_sent: Callable[[], None] = lambda: None,
+    read_after: asyncio.Event | None = None,
+) -> bytes:
+    """POST /connections straight to ``replica`` as the balancer forwards it (public
+    Host, proof signed for the public URL), on a connection of its own from ``source``.
+
+    The raw answer, or b"" when the connection closed without one. The answer is
+    read once ``read_after`` is set (if given), after ``on_sent`` was called.
+    """
+    body = json.dumps({"provider": "openai", "connection": name, "api_key": api_key}).encode()
+    proof = sign_proof(
+        home_key(team.a.home), method="POST", url=team.public + "/connections", body=body
+    )
+    head = (
+        f"POST /connections HTTP/1.1\r\nHost: 127.0.0.1:{team.balancer.port}\r\n"
+        f"DPoP: {proof}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    try:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", _port(replica), local_addr=(source, 0)
+        )
+    except OSError:
+        return b""
+    try:
+        writer.write(head.encode("ascii") + body)
+        await writer.drain()
+        on_sent()
+        if read_after is not None:
+            await read_after.wait()
+        return await reader.read()
+    except OSError:
+        return b""
+    finally:
+        writer.close()
+
+
+def _status_line(answer: bytes) -> str:
+    return answer.split(b"\r\n", 1)[0].decode("latin-1")[:60]
+
+
+async def _write_while_killing_a(
+    team: Team, api_key: Callable[[str], str], tally: WriteTally
+) -> None:
+    """Writes on A (all in flight, A killed after ``tally.kill_at`` acks) and a steady
+    stream of writes on B, from before the kill until a second after it."""
+    all_sent = asyncio.Event()
+    killed = asyncio.Event()
+    names_on_b = (f"b{i:04d}" for i in itertools.count())
+
+    def one_more_sent() -> None:
+        tally.sent_to_a += 1
+        if tally.sent_to_a == KILL_WRITES_ON_A:
+            all_sent.set()
+
+    async def write_on_a(index: int) -> None:
+        name = f"a{index:04d}"
+        source = KILL_SOURCES[index % len(KILL_SOURCES)]
+        answer = await _post_connection(
+            team, team.a, name, api_key(name), source, on_sent=one_more_sent, read_after=all_sent
+        )
+        if not answer:
+            tally.cut_off_a += 1  # A died under this request: not acknowledged
+        elif answer.startswith(b"HTTP/1.1 201 "):
+            tally.acked_a.add(name)
+            if len(tally.acked_a) >= tally.kill_at and not killed.is_set():
+                tally.answered_a_at_kill = len(tally.acked_a) + len(tally.other_answers)
+                os.kill(team.a.process.pid, signal.SIGKILL)
+                killed.set()
+        else:
+            tally.other_answers.append("A: " + _status_line(answer))
+
+    async def write_on_b() -> None:
+        stop_at: float | None = None
+        while stop_at is None or time.monotonic() < stop_at:
+            name = next(names_on_b)
+            answer = await _post_connection(team, team.b, name, api_key(name), "127.0.0.1")
+            if answer.startswith(b"HTTP/1.1 201 "):
+                tally.acked_b.add(name)
+                tally.acked_b_after_kill += killed.is_set()
+            else:
+                tally.other_answers.append("B: " + _status_line(answer))
+            if stop_at is None and killed.is_set():
+                stop_at = time.monotonic() + 1.0
+
+    async def give_up() -> None:
+        await asyncio.sleep(30)
+        all_sent.set()  # some request to A never went out: let the others read
+        killed.set()  # and stop B; the asserts report what happened
+
+    watchdog = asyncio.create_task(give_up())
+    await asyncio.gather(
+        *(write_on_a(index) for index in range(KILL_WRITES_ON_A)),
+        *(write_on_b() for _ in range(WRITERS_ON_B)),
+    )
+    watchdog.cancel()
+
+
+def _resolve_on(team: Team, replica: Daemon, name: str) -> str | None:
+    """The Authorization header ``replica`` resolves for connection ``name``."""
+    body = json.dumps({"url": "https://api.openai.com/v1/models", "connection": name}).encode()
+    proof = sign_proof(
+        home_key(team.a.home), method="POST", url=team.public + "/resolve", body=body
+    )
+    answer = httpx.post(
+        replica.url + "/resolve",
+        content=body,
+        headers=team.as_public({"DPoP": proof, "content-type": "application/json"}),
+        timeout=30,
+    )
+    if answer.status_code != 200:
+        return None
+    return str(answer.json()["headers"].get("Authorization"))
+
+
+def _open_api_keys(team: Team) -> dict[str, str]:
+    """Every stored openai connection's key, decrypted as the daemon does (with the
+    team's master key and each field's record-bound context)."""
+    keys = VaultKeys(base64.b64decode(team.b.env["AUTHSOME_MASTER_KEY"]))
+    engine = create_store_engine(team.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            opened = {}
+            for connection in session.scalars(
+                select(Connection).where(Connection.provider == "openai")
+            ):
+                vault = session.get(Vault, connection.vault_id)
+                assert vault is not None
+                revealed = open_connection(session, keys, vault, connection, include_refresh=False)
+                opened[connection.name] = revealed.fields["api_key"]
+            return opened
+    finally:
+        engine.dispose()
+
+
+def test_killing_a_replica_during_writes_loses_no_acknowledged_write(team: Team) -> None:
+    """SIGKILL A while connection writes run on A and B: B keeps acknowledging
+    writes; every write either replica acknowledged is stored and decrypts to its
+    key; no connection lacks its secret or its login event; the chain verifies."""
+    ledger = Ledger()
+    for replica in (team.a, team.b):
+        ledger.watch_home(replica.home, replica.log_path)
+    marker = ledger.plant("replica")
+
+    def api_key(name: str) -> str:
+        return f"sk-{marker}x{name}"
+
+    with team.client() as api:  # the default connection exists before the race
+        api.login_api_key("openai", api_key("first"), connection="first")
+    tally = WriteTally(kill_at=random.SystemRandom().randint(*KILL_AFTER_A_ACKS))
+
+    asyncio.run(_write_while_killing_a(team, api_key, tally))
+    team.a.process.wait(timeout=10)
+    assert team.a.process.returncode == -signal.SIGKILL, tally.report()
+    assert tally.answered_a_at_kill is not None, f"the kill never came: {tally.report()}"
+    assert tally.sent_to_a == KILL_WRITES_ON_A, f"not all writes were in flight: {tally.report()}"
+    assert tally.answered_a_at_kill < KILL_WRITES_ON_A - 30, f"killed too late: {tally.report()}"
+    assert tally.cut_off_a > 0, f"nothing was in flight on A: {tally.report()}"
+    assert not tally.other_answers, tally.report()
+    assert tally.acked_b_after_kill > 0, f"B served nothing after the kill: {tally.report()}"
+
+    stored = {str(row[0]) for row in team.sql("SELECT name FROM connections")}
+    acknowledged = tally.acked_a | tally.acked_b | {"first"}
+    lost = acknowledged - stored
+    assert not lost, f"{len(lost)} acknowledged writes lost: {tally.report()}"
+    without_secret = team.sql(
+        "SELECT c.name FROM connections c LEFT JOIN connection_secrets s "
+        "ON s.connection_id = c.id AND s.field = 'api_key' WHERE s.connection_id IS NULL"
+    )
+    assert without_secret == [], f"connections without their key: {without_secret}"
+    logins = dict(
+        team.sql(
+            "SELECT connection, count(*) FROM audit_events "
+            "WHERE event = 'login' AND provider = 'openai' GROUP BY connection"
+        )
+    )
+    assert logins == dict.fromkeys(stored, 1), "a login event without its connection, or back"
+
+    # Every stored connection (acknowledged, or committed as A died) decrypts to
+    # exactly the key written for it, and B resolves it: all those A committed
+    # without answering, and a sample of the acknowledged ones (a resolve costs
+    # tens of ms on a busy machine; the decryption above covers every row).
+    opened = _open_api_keys(team)
+    wrong = sorted(name for name in stored if opened.get(name) != api_key(name))
+    assert not wrong, f"{len(wrong)} of {len(stored)} do not decrypt: {tally.report()}"
+    pick = random.SystemRandom()
+    on_b = sorted(
+        stored - acknowledged
+        | set(pick.sample(sorted(tally.acked_a), min(10, len(tally.acked_a))))
+        | set(pick.sample(sorted(tally.acked_b), min(10, len(tally.acked_b))))
+        | {"first"}
+    )
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        resolved = pool.map(lambda name: _resolve_on(team, team.b, name), on_b)
+        headers = dict(zip(on_b, resolved, strict=True))
+    wrong = sorted(name for name, header in headers.items() if header != f"Bearer {api_key(name)}")
+    assert not wrong, f"B resolves {wrong} wrongly: {tally.report()}"
+
+    team.pin(team.b)
+    verify = team.cli("log", "--verify")
+    assert verify.code == 0, verify.out + verify.err
+    ids = [row[0] for row in team.sql("SELECT id FROM audit_events ORDER BY id")]
+    assert ids == list(range(ids[0], ids[0] + len(ids)))
+    ledger.record(*team.outputs, repr(team.sql("SELECT * FROM audit_events")))
+    assert not ledger.leaks(), ledger.leaks()
