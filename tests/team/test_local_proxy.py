@@ -8,16 +8,27 @@ the CLI's port, and the upstream stand-in is reached from the CLI process
 from __future__ import annotations
 
 import json
+import ssl
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from authsome.audit.writer import DEFAULT_BATCH_SIZE, DEFAULT_INTERVAL, UNAVAILABLE_MESSAGE
+from authsome.client.api import DaemonClient
+from authsome.errors import AuditUnavailable
+from authsome.proxy.local_backend import LocalProxy
 from tests.conftest import PASSWORD
 from tests.integration.conftest import ACME_KEY, OPENAI_KEY, UPSTREAM_NAMES, Gateway, open_gateway
+from tests.support import store
 from tests.support.cli import eventually
 from tests.support.daemon import CliResult
+from tests.support.pop import home_key
 
 PROBE = str(Path(__file__).resolve().parents[1] / "support" / "agent_probe.py")
 
@@ -178,3 +189,238 @@ def test_a_hundred_requests_cost_one_resolve(gateway: Gateway, tmp_path: Path) -
     events = _log(gateway, "--event", "credential_resolved")
     many = [e for e in events if str(e.get("path", "")).startswith("/many/")]
     assert len(many) == 1
+
+
+def test_the_run_routes_refuse_while_audit_events_cannot_be_written(gateway: Gateway) -> None:
+    home = gateway.daemon.home
+    question = {"host": "api.openai.com", "port": 443, "method": "GET", "path": "/v1/routes"}
+    event = {
+        "method": "GET",
+        "host": "api.openai.com",
+        "path": "/v1/routes-refused-upload",
+        "status": 200,
+        "provider": "openai",
+        "connection": "default",
+        "outcome": "success",
+        "duration_ms": 1.0,
+    }
+    with DaemonClient(gateway.daemon.url, home_key(home)) as daemon:
+        run_id = daemon.start_run()["run_id"]
+        resolve, events = f"/runs/{run_id}/resolve", f"/runs/{run_id}/events"
+        try:
+            answer = daemon.request("POST", resolve, json=question)
+            assert answer["headers"]["Authorization"] == f"Bearer {OPENAI_KEY}"
+            store.refuse_audit_writes(home)
+            try:
+                time.sleep(4 * DEFAULT_INTERVAL)  # past the daemon's confirm window
+                with pytest.raises(AuditUnavailable) as refused:
+                    daemon.request("POST", resolve, json=question)
+                assert refused.value.message == UNAVAILABLE_MESSAGE
+                with pytest.raises(AuditUnavailable):
+                    daemon.request("POST", events, json={"events": [event], "dropped": 0})
+            finally:
+                store.allow_audit_writes(home)
+
+            def accepted_again() -> None:
+                try:
+                    daemon.request("POST", events, json={"events": [event], "dropped": 0})
+                except AuditUnavailable as exc:
+                    raise AssertionError("still refused") from exc
+
+            eventually(accepted_again)
+            assert daemon.request("POST", resolve, json=question)["headers"]
+        finally:
+            daemon.end_run(run_id)
+    eventually(lambda: _assert_stored(gateway, "/v1/routes-refused-upload", 1))
+
+
+def _stored(gateway: Gateway, prefix: str) -> int:
+    """The daemon's ``proxy_request`` events whose path starts with ``prefix``."""
+    sql = "SELECT count(*) FROM audit_events WHERE event = 'proxy_request' AND path LIKE ?"
+    return int(store.scalar(gateway.daemon.home, sql, prefix + "%"))
+
+
+def _assert_stored(gateway: Gateway, prefix: str, count: int) -> None:
+    assert _stored(gateway, prefix) == count
+
+
+#: A child that pauses between requests until the test says go (files in argv[1]),
+#: and prints each request's status and body.
+GATED_CHILD = """
+import json, pathlib, sys, time
+import httpx
+
+flags, lapse = pathlib.Path(sys.argv[1]), float(sys.argv[2])
+seen = {}
+
+def pause(name):
+    (flags / name).touch()
+    deadline = time.monotonic() + 60
+    while not (flags / ("go-" + name)).exists():
+        if time.monotonic() > deadline:
+            sys.exit("the test never said go after " + name)
+        time.sleep(0.02)
+
+with httpx.Client(timeout=30) as client:
+    def get(name):
+        response = client.get("https://api.openai.com/v1/audit-gate/" + name)
+        seen[name] = [response.status_code, response.text]
+    get("cached")
+    pause("cached")
+    time.sleep(lapse)
+    get("refused")
+    pause("refused")
+    get("repaired")
+print(json.dumps(seen))
+"""
+#: How long the child waits after audit writes broke: past the daemon's confirm
+#: window (one interval) and the CLI's trust in its cached answers (two), twice over.
+LAPSE = 6 * DEFAULT_INTERVAL
+
+
+def _wait_for(flag: Path, runner: threading.Thread) -> None:
+    deadline = time.monotonic() + 60
+    while not flag.exists():
+        assert runner.is_alive() and time.monotonic() < deadline, f"the child never wrote {flag}"
+        time.sleep(0.02)
+
+
+def test_cached_credentials_are_withheld_while_the_daemon_cannot_audit(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    home = gateway.daemon.home
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    script = tmp_path / "gated.py"
+    script.write_text(GATED_CHILD)
+    results: list[CliResult] = []
+    args = ("--local-proxy", "--", "python", str(script), str(flags), str(LAPSE))
+    runner = threading.Thread(target=lambda: results.append(_run(gateway, *args)))
+    runner.start()
+    try:
+        _wait_for(flags / "cached", runner)  # a credential is cached for 30 s
+        store.refuse_audit_writes(home)
+        try:
+            (flags / "go-cached").touch()
+            _wait_for(flags / "refused", runner)
+        finally:
+            store.allow_audit_writes(home)
+        (flags / "go-refused").touch()
+    finally:
+        runner.join(timeout=120)
+    [result] = results
+    assert result.code == 0, result.err
+    assert "could not be sent" not in result.err  # every event reached the daemon at last
+    seen = json.loads(result.out)
+    cached_status, cached_body = seen["cached"]
+    assert cached_status == 200 and _headers(json.loads(cached_body))["authorization"]
+    assert seen["refused"] == [503, f"authsome: {UNAVAILABLE_MESSAGE}\n"]
+    repaired_status, repaired_body = seen["repaired"]
+    assert repaired_status == 200, repaired_body
+    assert _headers(json.loads(repaired_body))["authorization"] == f"Bearer {OPENAI_KEY}"
+
+    def written() -> list[dict[str, Any]]:  # events held while the store was broken
+        events = [e for e in _log(gateway) if str(e.get("path")).startswith("/v1/audit-gate/")]
+        proxied = {e["path"].rsplit("/", 1)[1]: e for e in events if e["event"] == "proxy_request"}
+        assert set(proxied) == {"cached", "refused", "repaired"}, proxied
+        assert proxied["refused"]["status"] == 503
+        refusals = [
+            e
+            for e in events
+            if e["event"] == "credential_resolved"
+            and e["outcome"] == "denied"
+            and e["detail"].get("reason") == "audit unavailable"
+        ]
+        assert refusals and refusals[0]["detail"]["local_proxy"] is True
+        return events
+
+    eventually(written)
+    assert OPENAI_KEY not in result.err + result.out.replace(f"Bearer {OPENAI_KEY}", "")
+
+
+@contextmanager
+def _in_process(
+    gateway: Gateway, tmp_path: Path, *, upload_interval: float
+) -> Iterator[tuple[LocalProxy, httpx.Client]]:
+    """``run --local-proxy``'s engine in this process, with its upload interval set
+    by the test, and an HTTP client behind it as the CLI's child would be."""
+    key = home_key(gateway.daemon.home)
+    upstream = ("127.0.0.1", gateway.upstream.port)
+    with DaemonClient(gateway.daemon.url, key) as daemon:
+        run_id = daemon.start_run()["run_id"]
+        proxy = LocalProxy(
+            base_url=gateway.daemon.url,
+            key=key,
+            run_id=run_id,
+            ca_dir=tmp_path / "local-ca",
+            deny_unmatched=False,
+            upstream_ca=gateway.ca_file,
+            resolve_overrides=dict.fromkeys(UPSTREAM_NAMES, upstream),
+            upload_interval=upload_interval,
+        )
+        try:
+            port = proxy.start()
+            trust = ssl.create_default_context(cadata=proxy.ca.cert_pem.decode())
+            proxy_url = f"http://run:{proxy.token}@127.0.0.1:{port}"
+            with httpx.Client(proxy=proxy_url, verify=trust, timeout=20) as client:
+                yield proxy, client
+        finally:
+            proxy.stop()
+            daemon.end_run(run_id)
+
+
+def test_a_full_batch_of_events_goes_up_before_the_interval(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    prefix = "/v1/batch-wake-"
+    # An interval no test outlasts: only a full batch can start an upload.
+    with _in_process(gateway, tmp_path, upload_interval=60.0) as (_, client):
+        for number in range(DEFAULT_BATCH_SIZE - 1):
+            assert client.get(f"https://api.acme.test{prefix}{number}").status_code == 200
+        time.sleep(4 * DEFAULT_INTERVAL)  # the daemon writes what it gets within one interval
+        assert _stored(gateway, prefix) == 0  # one short of a batch: still queued
+
+        assert client.get(f"https://api.acme.test{prefix}last").status_code == 200
+        # Within seconds: the 60 s interval never ran out.
+        eventually(lambda: _assert_stored(gateway, prefix, DEFAULT_BATCH_SIZE))
+
+
+def test_a_refused_upload_drops_every_cached_credential_at_once(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    home = gateway.daemon.home
+    prefix = "/v1/refused-upload-"
+    sent = 0
+    # With a 60 s interval the proxy trusts its cached answers for two minutes, and
+    # uploads only when a batch is full: only the refused upload can end that trust.
+    with _in_process(gateway, tmp_path, upload_interval=60.0) as (proxy, client):
+
+        def get(label: str) -> httpx.Response:
+            nonlocal sent
+            sent += 1
+            return client.get(f"https://api.acme.test{prefix}{label}")
+
+        cached = get("cached")
+        assert cached.status_code == 200 and _headers(cached.json())["x-acme-key"] == ACME_KEY
+        store.refuse_audit_writes(home)
+        try:
+            time.sleep(4 * DEFAULT_INTERVAL)  # past the daemon's confirm window
+            while sent < DEFAULT_BATCH_SIZE:  # cached answers while the batch fills
+                get("filling")
+            deadline = time.monotonic() + 10
+            refused = get("after-upload")
+            while refused.status_code != 503 and time.monotonic() < deadline:
+                refused = get("after-upload")
+            assert refused.status_code == 503  # (a 200 body would show the planted key)
+            assert refused.text == f"authsome: {UNAVAILABLE_MESSAGE}\n"
+        finally:
+            store.allow_audit_writes(home)
+
+        def repaired() -> None:  # the next request asks the daemon again
+            response = get("repaired")
+            assert response.status_code == 200, response.text
+            assert _headers(response.json())["x-acme-key"] == ACME_KEY
+
+        eventually(repaired)
+    assert proxy.unsent_events == 0 and proxy.dropped_events == 0
+    eventually(lambda: _assert_stored(gateway, prefix, sent))  # the refused batch was kept
