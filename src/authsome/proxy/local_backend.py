@@ -23,7 +23,7 @@ writes it as an ``audit_dropped`` event.
 Fail closed: the daemon refuses credentials, and these uploads, while it
 cannot write audit events (503 ``audit_unavailable``). A cached answer is
 therefore used only while the daemon keeps accepting this run's events: for
-two upload intervals after it last accepted an upload or answered a resolve.
+two upload intervals after it last accepted an upload or gave a credential.
 After an idle spell the next request asks the daemon again, and a refused
 upload or resolve drops every cached answer at once, so the agent gets the
 daemon's 503 instead of a credential whose use cannot be audited.
