@@ -20,7 +20,7 @@ from tests.support import store
 
 REQUESTS = 20
 #: The child: REQUESTS keep-alive requests, as fast as it can (well inside one
-#: upload interval, 0.5 s, so a queue of one event must drop some).
+#: upload interval, 0.25 s, so a queue of one event must drop some).
 CHILD = (
     "import httpx\n"
     "with httpx.Client(timeout=30) as client:\n"
