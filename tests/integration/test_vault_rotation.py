@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import base64
 import os
+import sqlite3
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from authsome.crypto.envelope import verify_key_check
+from authsome.daemon.services.backup import parse_backup
 from authsome.daemon.services.key_rotation import FAULT_EXIT_CODE, FAULT_POINTS
+from authsome.errors import VaultKeyError
 from tests.conftest import EMAIL, PASSWORD
+from tests.support import store
 from tests.support.daemon import Daemon, start_daemon
 
 KEYS = {"openai": "sk-rotate-PLANTED-0123456789abcdef", "anthropic": "sk-ant-rotate-PLANTED-987654"}
@@ -76,6 +81,53 @@ def test_rotate_key_rewraps_and_keeps_the_old_key(home: Path) -> None:
             assert "vault_key_rotated" in events.out
     finally:
         again.stop()
+
+
+def _backup_key_check(backup: Path, tmp_path: Path) -> bytes:
+    """The key check inside a backup file (what its master key must open)."""
+    image = tmp_path / "backup-image.db"
+    image.write_bytes(parse_backup(backup.read_bytes()).database)
+    connection = sqlite3.connect(image)
+    try:
+        (check,) = connection.execute("SELECT key_check FROM deployment").fetchone()
+    finally:
+        connection.close()
+    return bytes(check)
+
+
+@store.sqlite_only  # backups cover the SQLite store
+def test_a_second_rotation_keeps_both_old_keys(home: Path, tmp_path: Path) -> None:
+    daemon = _setup(home)
+    backup = tmp_path / "before-rotations.bak"
+    try:
+        original = _key_files(home)["master.key"]
+        assert daemon.cli("vault", "backup", str(backup)).code == 0
+        assert daemon.cli("vault", "rotate-key").code == 0
+        first = _key_files(home)["master.key"]
+        second_rotation = daemon.cli("vault", "rotate-key")
+        assert second_rotation.code == 0, second_rotation.err
+        files = _key_files(home)
+        kept = [name for name in files if name.startswith("master.key.old.")]
+        assert len(kept) == 1, files.keys()
+        assert files[kept[0]] == original, "the key from before the first rotation is kept"
+        assert files["master.key.old"] == first, "the key the second rotation retired"
+        assert len({files["master.key"], first, original}) == 3
+        assert (home / "server" / kept[0]).stat().st_mode & 0o777 == 0o600
+        assert str(home / "server" / kept[0]) in second_rotation.out, second_rotation.out
+        assert original.hex() not in second_rotation.out + second_rotation.err
+        # The kept key still opens the backup made before the rotations; the others do not.
+        check = _backup_key_check(backup, tmp_path)
+        verify_key_check(files[kept[0]], check)
+        for other in (files["master.key.old"], files["master.key"]):
+            with pytest.raises(VaultKeyError):
+                verify_key_check(other, check)
+        _assert_credentials_decrypt(daemon)
+        third = daemon.cli("vault", "rotate-key", "--json")  # each rotation keeps one more
+        assert third.code == 0, third.err
+        assert third.json["earlier_old_key_location"] not in (None, str(home / "server" / kept[0]))
+        assert _key_files(home)[kept[0]] == original
+    finally:
+        assert daemon.stop() == 0
 
 
 def test_rotation_refuses_a_key_from_the_environment(home: Path) -> None:

@@ -25,8 +25,9 @@ def vault() -> None:
 def rotate_key(as_json: bool) -> None:
     """Replace the master key; every vault's data key is re-wrapped at once.
 
-    The replaced key is kept (master.key.old) until you remove it. A key given
-    in AUTHSOME_MASTER_KEY cannot be rotated here: the command says how.
+    The replaced key is kept (master.key.old) until you remove it; an earlier
+    one found there is kept as master.key.old.<UTC time>, never overwritten. A
+    key given in AUTHSOME_MASTER_KEY cannot be rotated here: the command says how.
     """
     from authsome.client.connect import open_client
 
@@ -38,6 +39,11 @@ def rotate_key(as_json: bool) -> None:
     say(f"master key rotated: {result['vaults']} vault(s) re-wrapped")
     say(f"new key: {result['key_location']}")
     say(f"old key kept in: {result['old_key_location']} (remove it once you no longer need it)")
+    if result.get("earlier_old_key_location"):
+        say(
+            "the key the previous rotation retired is kept in: "
+            f"{result['earlier_old_key_location']} (it opens backups made before that rotation)"
+        )
 
 
 @vault.command("backend")

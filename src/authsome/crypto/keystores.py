@@ -2,10 +2,14 @@
 
 A key store has three slots: ``current`` (the key in use), ``new`` (a key
 being rotated in) and ``old`` (the key it replaced, kept until the user
-removes it). Two stores exist:
+removes it). A rotation that finds an earlier, different key in ``old``
+first keeps that one under a name of its own (``old.<UTC time>``), so a
+second rotation never loses the key that opens backups made before the
+first. Two stores exist:
 
 - ``FileKeyStore``: ``master.key``, ``master.key.new``, ``master.key.old``
-  beside it, each 0600 and written atomically;
+  (and ``master.key.old.20260101T120000Z``…) beside it, each 0600 and
+  written atomically;
 - ``KeyringKeyStore``: entries of the OS keyring (``keyring`` library) under
   one service, the slots as suffixes of one account name. It is used when
   ``server/keyring.json`` says so (``authsome vault backend keyring``).
@@ -29,7 +33,9 @@ import json
 import os
 import stat
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +47,7 @@ Slot = Literal["current", "new", "old"]
 SLOTS: tuple[Slot, ...] = ("current", "new", "old")
 KEYRING_SERVICE = "authsome"
 _MAX_FILE_BYTES = 4096
+_MAX_KEPT_PER_SECOND = 100  # earlier old keys kept under one timestamp (-2, -3…)
 
 
 class KeyStore(ABC):
@@ -64,11 +71,28 @@ class KeyStore(ABC):
     def remove(self, slot: Slot) -> None:
         """Empty ``slot`` (no error when it already is)."""
 
-    def save_old(self) -> None:
-        """Copy the current key to ``old`` (the first half of ``promote``)."""
+    @abstractmethod
+    def keep_aside(self, key: bytes) -> str:
+        """Store ``key`` under a new name beside ``old``, never replacing one; where it went."""
+
+    def save_old(self) -> str | None:
+        """Copy the current key to ``old`` (the first half of ``promote``).
+
+        An earlier, different key in ``old`` is kept aside first (``keep_aside``)
+        and where it went is returned; None when there was nothing to keep.
+        Run again after a crash, it finds ``old`` already holding the current
+        key and keeps nothing twice (a crash between the two writes can leave
+        one key kept twice, never none).
+        """
         current = self.read("current")
-        if current is not None:
-            self.write("old", current)
+        if current is None:
+            return None
+        earlier = self.read("old")
+        kept = None
+        if earlier is not None and earlier != current:
+            kept = self.keep_aside(earlier)
+        self.write("old", current)
+        return kept
 
     @abstractmethod
     def replace_current(self) -> None:
@@ -107,6 +131,28 @@ class FileKeyStore(KeyStore):
     def remove(self, slot: Slot) -> None:
         self._path(slot).unlink(missing_ok=True)
         _fsync_dir(self.path.parent)
+
+    def keep_aside(self, key: bytes) -> str:
+        _check_length(key)
+        data = base64.b64encode(key) + b"\n"
+        for name in _kept_names(self._path("old").name):
+            path = self.path.with_name(name)
+            try:
+                # O_EXCL: an existing kept key is never replaced.
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                continue
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except BaseException:
+                path.unlink(missing_ok=True)  # the key is still in ``old``
+                raise
+            _fsync_dir(self.path.parent)
+            return str(path)
+        raise _no_free_name(self.describe("old"))
 
     def replace_current(self) -> None:
         new = self._path("new")
@@ -185,6 +231,21 @@ class KeyringKeyStore(KeyStore):
         with _keyring_errors(f"remove {self.describe(slot)}"):
             _keyring().delete_password(self.config.service, self._account(slot))
 
+    def keep_aside(self, key: bytes) -> str:
+        _check_length(key)
+        text = base64.b64encode(key).decode("ascii")
+        service = self.config.service
+        for account in _kept_names(self._account("old")):
+            where = f"OS keyring entry {service}/{account}"
+            with _keyring_errors(f"keep the earlier old key in {where}"):
+                if _keyring().get_password(service, account) is not None:
+                    continue  # never replace a kept key
+                _keyring().set_password(service, account, text)
+                if _keyring().get_password(service, account) != text:
+                    raise VaultKeyError(f"The {where} did not keep the key written to it.")
+            return where
+        raise _no_free_name(self.describe("old"))
+
     def replace_current(self) -> None:
         # Not atomic, but safe: current becomes the new key first; a leftover
         # ``#new`` equal to the current key is removed at the next start.
@@ -192,6 +253,22 @@ class KeyringKeyStore(KeyStore):
         if new is not None:
             self.write("current", new)
             self.remove("new")
+
+
+def _kept_names(old: str) -> Iterator[str]:
+    """``<old>.<UTC time>``, then ``-2``, ``-3``… for keys kept within the same second."""
+    base = f"{old}.{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    yield base
+    for count in range(2, _MAX_KEPT_PER_SECOND + 1):
+        yield f"{base}-{count}"
+
+
+def _no_free_name(old: str) -> VaultKeyError:
+    return VaultKeyError(
+        f"No free name beside {old} to keep the earlier old key in; nothing was replaced.",
+        hint="Move the kept master.key.old.* copies (or keyring entries) you still need "
+        "somewhere safe, remove the rest, and try again.",
+    )
 
 
 def _keyring() -> Any:

@@ -31,6 +31,8 @@ class RotationPublic(BaseModel):
     vaults: int
     key_location: str
     old_key_location: str
+    # An earlier old key (from the rotation before) is kept here, never overwritten.
+    earlier_old_key_location: str | None = None
 
 
 class BackendRequest(BaseModel):
@@ -65,6 +67,7 @@ def rotate_key(admin: AdminDep, state: StateDep) -> RotationPublic:
         vaults=result.vaults,
         key_location=result.store,
         old_key_location=result.old_key,
+        earlier_old_key_location=result.earlier_old_key,
     )
 
 

@@ -6,7 +6,8 @@ finishes or undoes the rotation at its next start, ``open_with_recovery``):
 1. write the new key to the store's ``new`` slot (``master.key.new``);
 2. in one transaction: re-wrap every vault's data key with the new key and
    store the new key's check value (the commit is the point of no return);
-3. copy the current key to ``old`` (``master.key.old``, kept for the user);
+3. copy the current key to ``old`` (``master.key.old``, kept for the user;
+   an earlier old key found there is first kept as ``master.key.old.<UTC time>``);
 4. replace ``current`` with ``new`` (an atomic rename for files).
 
 Before step 2 commits, the current key still opens everything and a stray
@@ -65,6 +66,7 @@ class RotationResult:
     vaults: int
     store: str  # where the new key is
     old_key: str  # where the replaced key is kept
+    earlier_old_key: str | None  # where the key that was in ``old`` went, if one was
 
 
 def rotate_master_key(
@@ -102,12 +104,12 @@ def rotate_master_key(
                 detail={"vaults": count, "store": store.source},
             )
         fault_point("rotate:committed")
-        store.save_old()
+        earlier = store.save_old()
         fault_point("rotate:old-key-saved")
         store.replace_current()
         fault_point("rotate:current-replaced")
     rotated = MasterKey(new_key, master_key.source, store)
-    return rotated, RotationResult(count, store.describe(), store.describe("old"))
+    return rotated, RotationResult(count, store.describe(), store.describe("old"), earlier)
 
 
 def _check_store_holds(master_key: MasterKey) -> None:
