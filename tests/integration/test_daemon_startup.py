@@ -98,6 +98,7 @@ def test_port_held_by_foreign_process_exits_9_naming_the_port(
     assert result.returncode == 9
     assert f"port {port} on 127.0.0.1 ({listener})" in result.stderr
     assert "not Authsome" in result.stderr
+    assert f"(try: authsome daemon start {flag} 0)" in result.stderr  # the option that frees it
 
 
 def test_port_held_by_another_authsome_daemon_is_named_as_such(

@@ -57,7 +57,10 @@ def bind_listener(host: str, port: int, *, what: str) -> socket.socket:
         sock.close()
         if exc.errno != errno.EADDRINUSE:
             raise
-        raise PortInUse(_describe_holder(host, port, what)) from exc
+        option = "--port" if what == "API" else "--proxy-port"
+        raise PortInUse(
+            _describe_holder(host, port, what), hint=f"authsome daemon start {option} 0"
+        ) from exc
     sock.listen(1024)
     sock.setblocking(False)
     return sock
