@@ -55,6 +55,13 @@ Injection = Literal["proxy", "unsupported"]
 #: The one placeholder in ``header_template`` and ``basic_credentials``.
 KEY_PLACEHOLDER = "{key}"
 
+#: ``export`` sources naming one half of an API key stored as a ``user:secret``
+#: pair (``basic_credentials`` ``"{key}"``): the part before the first colon and
+#: the part after it, as SDKs that take the two separately read them.
+API_KEY_USER = "API_KEY_USER"
+API_KEY_PASSWORD = "API_KEY_PASSWORD"  # noqa: S105 - a source name, not a secret
+PAIR_SOURCES = frozenset({API_KEY_USER, API_KEY_PASSWORD})
+
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 _ENV_VAR = re.compile(r"[A-Z_][A-Z0-9_]*")
 _EXPORT_SOURCE = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -229,7 +236,9 @@ class ApiKeyConfig(BaseModel):
     Ashby), ``"anystring:{key}"`` or ``":{key}"`` for those that take it as
     the password, and ``"{key}"`` when the stored key is itself the
     ``user:secret`` pair (Twilio's ``SID:token``; a ``key_pattern`` is then
-    required so that login checks the pair's shape).
+    required so that login checks the pair's shape). Only with exactly
+    ``"{key}"`` (``stores_pair``) may the provider's ``export`` name the
+    pair's halves, ``API_KEY_USER`` and ``API_KEY_PASSWORD``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -305,6 +314,11 @@ class ApiKeyConfig(BaseModel):
                 "api_key.basic_credentials",
             )
         return self
+
+    @property
+    def stores_pair(self) -> bool:
+        """Whether the stored key is the whole Basic ``user:secret`` pair."""
+        return self.auth_scheme == "basic" and self.basic_credentials == KEY_PLACEHOLDER
 
     def header_value(self, key: str) -> str:
         """The header value carrying ``key``, e.g. ``"Bearer <key>"`` or ``"Basic <b64>"``."""
@@ -386,6 +400,17 @@ def _check_export(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+def pair_part(key: str, source: str) -> str | None:
+    """``source``'s half (:data:`PAIR_SOURCES`) of a ``user:secret`` key.
+
+    ``None`` when the key holds no colon or that half is empty: a half that
+    is not there is not made up.
+    """
+    user, colon, password = key.partition(":")
+    part = user if source == API_KEY_USER else password
+    return part if colon and part else None
+
+
 class ProviderDefinition(BaseModel):
     """One provider: how to log in to a service and where its API lives.
 
@@ -433,6 +458,20 @@ class ProviderDefinition(BaseModel):
         assert self.oauth is not None
         prefix = f"{self.oauth.header_prefix} " if self.oauth.header_prefix else ""
         return f"{self.oauth.header_name}: {prefix}<token>"
+
+    @model_validator(mode="after")
+    def _pair_sources(self) -> ProviderDefinition:
+        """A key's halves exist only where the stored key is a Basic pair."""
+        if self.api_key is not None and self.api_key.stores_pair:
+            return self
+        for env_name, source in (self.export or {}).items():
+            if source in PAIR_SOURCES:
+                raise _invalid(
+                    f"{source!r} is one half of a 'user:secret' key; only an api_key "
+                    "with auth_scheme 'basic' and basic_credentials '{key}' stores one",
+                    f"export.{env_name}",
+                )
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> ProviderDefinition:

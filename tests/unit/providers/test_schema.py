@@ -15,6 +15,7 @@ from authsome.providers.schema import (
     ProviderDefinition,
     load_provider_data,
     load_provider_json,
+    pair_part,
 )
 
 ACME: dict[str, Any] = {
@@ -502,3 +503,76 @@ def test_header_display() -> None:
     assert load_provider_json(oauth, source="x").header_display() == "Authorization: <token>"
     off = edited(ACME, lambda d: d.update(injection="unsupported", injection_reason="query"))
     assert load_provider_json(off, source="x").header_display() is None
+
+
+# --- export sources for the halves of a 'user:secret' key -----------------------------
+
+PAIR_API_KEY: dict[str, str] = {
+    "auth_scheme": "basic",
+    "basic_credentials": "{key}",
+    "env_var": "ACME_TOKEN",
+    "key_pattern": "^AC[0-9a-f]{4}:[A-Za-z0-9]+$",
+}
+
+
+def test_a_basic_pair_provider_may_export_the_halves_of_its_key() -> None:
+    raw = edited(
+        ACME,
+        lambda d: d.update(
+            api_key=PAIR_API_KEY,
+            export={"ACME_SID": "API_KEY_USER", "ACME_TOKEN": "API_KEY_PASSWORD"},
+        ),
+    )
+    defn = load_provider_json(raw, source="x")
+    assert defn.api_key is not None and defn.api_key.stores_pair
+    assert defn.export == {"ACME_SID": "API_KEY_USER", "ACME_TOKEN": "API_KEY_PASSWORD"}
+    assert load_provider_data(defn.model_dump(mode="json"), source="x") == defn
+
+
+@pytest.mark.parametrize("source", ["API_KEY_USER", "API_KEY_PASSWORD"])
+@pytest.mark.parametrize(
+    "api_key",
+    [
+        ACME["api_key"],  # a header key
+        {"auth_scheme": "basic", "basic_credentials": "{key}:"},  # the key is the username
+        {"auth_scheme": "basic", "basic_credentials": "anystring:{key}"},  # ... the password
+        {  # the key holds the colon, but a prefix makes it no longer the username alone
+            "auth_scheme": "basic",
+            "basic_credentials": "x-{key}",
+            "key_pattern": "^[a-z]+:[a-z]+$",
+        },
+    ],
+)
+def test_pair_sources_need_a_key_stored_as_the_basic_pair(
+    api_key: dict[str, str], source: str
+) -> None:
+    raw = edited(ACME, lambda d: d.update(api_key=api_key, export={"ACME_PART": source}))
+    message = error_of(raw)
+    assert message.startswith("acme.json: export.ACME_PART: "), message
+    assert source in message and "basic_credentials '{key}'" in message
+
+
+def test_an_oauth_provider_cannot_name_pair_sources() -> None:
+    raw = edited(OAUTH_ACME, lambda d: d.update(export={"ACME_USER": "API_KEY_USER"}))
+    assert error_of(raw).startswith("acme.json: export.ACME_USER: ")
+    plain = edited(OAUTH_ACME, lambda d: d.update(export={"ACME_TOKEN": "ACCESS_TOKEN"}))
+    assert load_provider_json(plain, source="x").export == {"ACME_TOKEN": "ACCESS_TOKEN"}
+
+
+@pytest.mark.parametrize(
+    ("key", "user", "password"),
+    [
+        ("AC12ab:tok", "AC12ab", "tok"),
+        ("user:pa:ss", "user", "pa:ss"),  # only the first colon splits
+        ("no-colon-here", None, None),
+        (":secret", None, "secret"),
+        ("user:", "user", None),
+    ],
+)
+def test_pair_part_splits_at_the_first_colon(
+    key: str, user: str | None, password: str | None
+) -> None:
+    assert (pair_part(key, "API_KEY_USER"), pair_part(key, "API_KEY_PASSWORD")) == (
+        user,
+        password,
+    )
