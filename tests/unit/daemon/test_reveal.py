@@ -1,5 +1,6 @@
 """Opening a connection's secrets for reveal/export: refresh tokens only on request;
-export variable names from the provider's ``export`` map, ``env_var`` or a fallback."""
+export variable names from the provider's ``export`` map, ``env_var`` or a fallback;
+the halves of a 'user:secret' key."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from authsome.crypto.envelope import FieldContext, seal_field
 from authsome.daemon.services.reveal import Revealed, export_variables, open_connection
 from authsome.daemon.services.vaults import VaultKeys
+from authsome.providers.catalogue import ProviderCatalogue
 from authsome.providers.schema import ProviderDefinition, load_provider_data
 from authsome.store.db import create_store_engine, make_session_factory, migrate
 from authsome.store.models import Connection, ConnectionSecret, Principal, Vault
@@ -88,3 +90,32 @@ def test_export_names() -> None:
     assert export_variables(bare, revealed) == {"ACME_API_KEY": "k", "ACME_REFRESH_TOKEN": "r"}
     dotted = Revealed("my.tool-x", "default", "api_key", None, {"api_key": "k"})
     assert export_variables(None, dotted) == {"MY_TOOL_X_API_KEY": "k"}
+
+
+TWILIO_SID = "AC" + "0123456789abcdef" * 2
+
+
+def test_a_pair_key_is_exported_as_its_two_halves() -> None:
+    twilio = ProviderCatalogue.load().get("twilio")
+    revealed = Revealed("twilio", "default", "api_key", None, {"api_key": f"{TWILIO_SID}:tok3n"})
+    assert export_variables(twilio, revealed) == {
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": "tok3n",
+    }  # and no variable holding the whole pair
+
+
+def test_a_key_without_a_colon_has_no_halves() -> None:
+    pair = _definition(
+        api_key={
+            "auth_scheme": "basic",
+            "basic_credentials": "{key}",
+            "key_pattern": "^.+$",
+            "env_var": "ACME_SECRET",
+        },
+        export={"ACME_USER": "API_KEY_USER", "ACME_SECRET": "API_KEY_PASSWORD"},
+    )
+    whole = Revealed("acme", "work", "api_key", None, {"api_key": "no-colon"})
+    # Nothing is made up for the halves; the key still leaves under the fallback name.
+    assert export_variables(pair, whole) == {"ACME_API_KEY": "no-colon"}
+    user_only = Revealed("acme", "work", "api_key", None, {"api_key": "me:"})
+    assert export_variables(pair, user_only) == {"ACME_USER": "me"}

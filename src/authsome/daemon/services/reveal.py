@@ -33,7 +33,7 @@ from authsome.errors import (
     AuthsomeError,
     OperationNotAllowed,
 )
-from authsome.providers.schema import ProviderDefinition
+from authsome.providers.schema import PAIR_SOURCES, ProviderDefinition, pair_part
 from authsome.store.models import Connection, ConnectionSecret, Vault
 
 #: The field an agent uses as "the" credential, in order of preference.
@@ -172,7 +172,9 @@ def export_variables(definition: ProviderDefinition | None, revealed: Revealed) 
 
     The provider's ``export`` map (``{"ACME_TOKEN": "ACCESS_TOKEN"}``) and its
     ``api_key.env_var`` come first; a field none of them names is exported as
-    ``<PROVIDER>_<FIELD>``.
+    ``<PROVIDER>_<FIELD>``. ``API_KEY_USER`` and ``API_KEY_PASSWORD`` name the
+    halves of a ``user:secret`` API key; a key without a colon has no halves,
+    so it is exported whole under the fallback name instead.
     """
     found: dict[str, str] = {}
     covered: set[str] = set()
@@ -180,10 +182,13 @@ def export_variables(definition: ProviderDefinition | None, revealed: Revealed) 
     if definition and definition.api_key and definition.api_key.env_var:
         mapping.setdefault(definition.api_key.env_var, "API_KEY")
     for variable, source in mapping.items():
-        value = revealed.fields.get(source.lower())
+        field_name = "api_key" if source in PAIR_SOURCES else source.lower()
+        value = revealed.fields.get(field_name)
+        if value is not None and source in PAIR_SOURCES:
+            value = pair_part(value, source)
         if value is not None:
             found[variable] = value
-            covered.add(source.lower())
+            covered.add(field_name)
     for name, value in revealed.fields.items():
         if name not in covered:
             found[f"{_env_prefix(revealed.provider)}_{name.upper()}"] = value
