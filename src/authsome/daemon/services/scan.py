@@ -38,13 +38,20 @@ class Drift:
 
 
 def scan_rules(catalogue: ProviderCatalogue) -> list[ScanRule]:
-    """API-key providers with the variable names their keys are usually kept in."""
+    """API-key providers with the variable names their whole keys are usually kept in.
+
+    A variable the ``export`` map fills with half of a ``user:secret`` key
+    (``API_KEY_PASSWORD``, even when it is ``env_var``) is left out: half a
+    key can neither be compared with the stored pair nor imported as a key.
+    """
     rules = []
     for definition in catalogue.all():
         if definition.api_key is None:
             continue
-        names = [definition.api_key.env_var] if definition.api_key.env_var else []
-        names += [v for v, src in (definition.export or {}).items() if src == "API_KEY"]
+        export = definition.export or {}
+        env_var = definition.api_key.env_var
+        names = [env_var] if env_var and export.get(env_var, "API_KEY") == "API_KEY" else []
+        names += [v for v, src in export.items() if src == "API_KEY"]
         if names:
             rules.append(
                 ScanRule(
