@@ -8,6 +8,7 @@ from authsome.audit.writer import record_event
 from authsome.daemon.deps import CallerDep, StateDep
 from authsome.daemon.schemas import RunPublic, RunRequest
 from authsome.daemon.services.connections import check_connection_name, list_connections
+from authsome.providers.schema import API_KEY_USER
 from authsome.store.db import transaction
 
 router = APIRouter(tags=["runs"])
@@ -40,8 +41,12 @@ def start_run(body: RunRequest, caller: CallerDep, state: StateDep) -> RunPublic
                 continue
             if definition.api_key and definition.api_key.env_var:
                 env[definition.api_key.env_var] = PLACEHOLDER
-            for variable in definition.export or {}:
-                env[variable] = PLACEHOLDER
+            for variable, source in (definition.export or {}).items():
+                # The user half of a pair (Twilio's account SID) is an identifier SDKs
+                # put in request paths: a placeholder would break them, so the
+                # caller's own value stays.
+                if source != API_KEY_USER:
+                    env[variable] = PLACEHOLDER
         record_event(
             db,
             "run_started",
