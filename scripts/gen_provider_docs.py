@@ -65,7 +65,13 @@ bundled one) use the same format. Beyond the fields in DESIGN §1:
 - `api_key.auth_scheme: "basic"` with `api_key.basic_credentials`, a
   `user:password` template: `"{{key}}:"` (key as username), `":{{key}}"` or
   `"anystring:{{key}}"` (key as password), or `"{{key}}"` when the stored key is
-  itself `user:secret` (then `key_pattern` is required).
+  itself `user:secret` (then `key_pattern` is required). With `"{{key}}"`
+  alone, `export` may also name the key's halves as sources: `API_KEY_USER`
+  (before the first colon) and `API_KEY_PASSWORD` (after it), e.g.
+  `{{"TWILIO_ACCOUNT_SID": "API_KEY_USER", "TWILIO_AUTH_TOKEN": "API_KEY_PASSWORD"}}`;
+  a stored key without a colon has no halves and fills neither.
+  `authsome run` gives no placeholder for the user half (an identifier SDKs
+  may put in URLs), and `authsome scan` does not read the halves' variables.
 - `oauth.header_name` / `oauth.header_prefix`: where an access token goes, if
   not `Authorization: Bearer`.
 - `injection: "unsupported"` with `injection_reason`: the proxy refuses

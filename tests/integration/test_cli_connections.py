@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -244,3 +245,52 @@ def test_export_refuses_a_terminal_without_yes(vault: Daemon, tmp_path: Any) -> 
     assert to_file.code == 0 and OPENAI_KEY not in to_file.tty
     assert target.read_text() == f"OPENAI_API_KEY='{OPENAI_KEY}'\n"
     assert target.stat().st_mode & 0o777 == 0o600
+
+
+TWILIO_SID = "AC" + "0123456789abcdef" * 2
+TWILIO_TOKEN = "twilioSecretToken42"
+TWILIO_PAIR = f"{TWILIO_SID}:{TWILIO_TOKEN}"
+
+
+@pytest.fixture
+def twilio(vault: Daemon) -> Iterator[Daemon]:
+    """A Twilio connection holding the 'AccountSid:AuthToken' pair, removed afterwards
+    so the other tests' exports of every connection stay as they are."""
+    login = vault.cli("login", "twilio", "--key-stdin", input=TWILIO_PAIR + "\n")
+    assert login.code == 0, login.err
+    try:
+        yield vault
+    finally:
+        assert vault.cli("logout", "twilio").code == 0
+
+
+def test_export_splits_a_pair_key_into_the_variables_sdks_read(twilio: Daemon) -> None:
+    as_json = twilio.cli(
+        "export", "twilio", "--format", "json", "--password-stdin", input=PASSWORD + "\n"
+    )
+    assert as_json.code == 0, as_json.err
+    assert as_json.json == {"TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN}
+    as_env = twilio.cli("export", "twilio", "--password-stdin", input=PASSWORD + "\n")
+    assert as_env.code == 0, as_env.err
+    assert sorted(as_env.out.splitlines()) == [
+        f"export TWILIO_ACCOUNT_SID={TWILIO_SID}",
+        f"export TWILIO_AUTH_TOKEN={TWILIO_TOKEN}",
+    ]
+    assert TWILIO_PAIR not in as_json.out + as_env.out  # no variable holds the whole pair
+
+
+def test_run_keeps_the_callers_account_sid_and_hides_the_token(twilio: Daemon) -> None:
+    """A placeholder SID would end up in Twilio's request paths; the token is the secret."""
+    names = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+    show = f"import json, os; print(json.dumps({{n: os.environ.get(n) for n in {names!r}}}))"
+    mine = "AC" + "f" * 32
+    ran = twilio.cli(
+        "run", "--provider", "twilio", "--", sys.executable, "-c", show,
+        env={"TWILIO_ACCOUNT_SID": mine, "TWILIO_AUTH_TOKEN": "stale-token"},
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out) == {
+        "TWILIO_ACCOUNT_SID": mine,
+        "TWILIO_AUTH_TOKEN": "authsome-managed",
+    }
+    assert TWILIO_TOKEN not in ran.out + ran.err

@@ -462,7 +462,7 @@ ENV: dict[str, set[str]] = {
     "sentry": {"SENTRY_AUTH_TOKEN"},
     "stripe": {"STRIPE_API_KEY", "STRIPE_SECRET_KEY"},
     "supabase": {"SUPABASE_ACCESS_TOKEN"},
-    "twilio": {"TWILIO_AUTH_TOKEN", "TWILIO_API_SECRET"},
+    "twilio": {"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"},
     "vercel": {"VERCEL_TOKEN"},
     "airtable": {"AIRTABLE_API_KEY"},
     "brave-search": {"BRAVE_API_KEY"},
@@ -770,9 +770,19 @@ def test_env_vars_are_the_ones_sdks_read(name: str) -> None:
 
 
 def test_every_api_key_env_var_is_exported() -> None:
+    """``env_var`` carries the key; where the key is a 'user:secret' pair, its secret half."""
     for defn in BY_NAME.values():
         if defn.api_key and defn.api_key.env_var:
-            assert defn.export and defn.export.get(defn.api_key.env_var) == "API_KEY", defn.name
+            source = "API_KEY_PASSWORD" if defn.api_key.stores_pair else "API_KEY"
+            assert defn.export and defn.export.get(defn.api_key.env_var) == source, defn.name
+
+
+def test_twilio_exports_the_sid_and_the_secret_apart() -> None:
+    """Twilio's SDKs read TWILIO_ACCOUNT_SID (username) and TWILIO_AUTH_TOKEN (password)."""
+    assert BY_NAME["twilio"].export == {
+        "TWILIO_ACCOUNT_SID": "API_KEY_USER",
+        "TWILIO_AUTH_TOKEN": "API_KEY_PASSWORD",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(KEYS))
