@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import base64
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
-import pytest
 from keyrings.alt.file import PlaintextKeyring
 
 from authsome.crypto.keystores import FileKeyStore, KeyringConfig, KeyringKeyStore, read_key_file
@@ -68,17 +65,6 @@ def test_a_kept_key_is_never_replaced(tmp_path: Path) -> None:
     assert first != second
     assert read_key_file(first, "first") == KEYS[0]
     assert read_key_file(second, "second") == KEYS[1]
-
-
-@pytest.fixture
-def file_keyring(tmp_path: Path) -> Iterator[PlaintextKeyring]:
-    """A real keyring backend that keeps its entries in a file under tmp_path."""
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "keyring" / "keyring_pass.cfg")
-    previous = keyring.get_keyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 def test_the_keyring_store_keeps_the_earlier_old_key_in_an_entry_of_its_own(

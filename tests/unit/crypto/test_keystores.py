@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
@@ -18,17 +17,6 @@ from authsome.home import HomeLayout
 
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(32, 64))
-
-
-@pytest.fixture
-def file_keyring(tmp_path: Path) -> Iterator[PlaintextKeyring]:
-    """A real keyring backend that keeps its entries in a file under tmp_path."""
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "keyring" / "keyring_pass.cfg")
-    previous = keyring.get_keyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 def test_file_store_slots_are_private_and_promote_keeps_the_old_key(tmp_path: Path) -> None:

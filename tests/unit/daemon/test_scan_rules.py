@@ -3,33 +3,27 @@ never one the ``export`` map fills with half of a 'user:secret' key."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from authsome.cli.envscan import Rule, scan_environment
 from authsome.daemon.services.scan import scan_rules
 from authsome.providers.catalogue import ProviderCatalogue
-from authsome.providers.schema import ProviderDefinition, load_provider_data
+from authsome.providers.schema import ProviderDefinition
+from tests.support.providers import provider
 
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
 
 
 def _pair_provider(name: str, export: dict[str, str]) -> ProviderDefinition:
-    data: dict[str, Any] = {
-        "schema_version": 1,
-        "name": name,
-        "display_name": name.title(),
-        "auth_type": "api_key",
-        "flow": "api_key",
-        "api_url": [f"api.{name}.test"],
-        "api_key": {
+    return provider(
+        name,
+        f"api.{name}.test",
+        api_key={
             "auth_scheme": "basic",
             "basic_credentials": "{key}",
             "env_var": f"{name.upper()}_SECRET",
             "key_pattern": "^.+$",  # permissive: a half alone would match it
         },
-        "export": export,
-    }
-    return load_provider_data(data, source="test")
+        export=export,
+    )
 
 
 def _variables(catalogue: ProviderCatalogue) -> dict[str, tuple[str, ...]]:
