@@ -64,3 +64,40 @@ def test_a_large_backlog_is_written_in_few_transactions(
         event.remove(engine, "commit", count_commit)
     assert _count(sessions) == 25_000
     assert len(commits) == 3  # chunks of 10,000 events
+
+
+def test_events_arriving_during_a_flush_wait_for_the_next_one(
+    sessions: sessionmaker[Session], engine: Engine
+) -> None:
+    """The flusher writes what was queued when it started: events that come in
+    while it writes wait for the next flush (a full batch or the interval), so
+    steady traffic costs one transaction per batch, not a string of tiny ones."""
+    commits: list[int] = []
+    batcher = AuditBatcher(sessions, interval=60)
+
+    def arrivals_during_the_write(_connection: object) -> None:
+        if not commits:  # the first transaction is writing: three requests finish meanwhile
+            for number in range(3):
+                batcher.add("proxy_request", "success", status=500 + number)
+        commits.append(1)
+
+    async def scenario() -> tuple[int, int, int]:
+        batcher.start()
+        await asyncio.sleep(0)
+        for number in range(100):  # the 100th wakes the flusher
+            batcher.add("proxy_request", "success", status=number)
+        for _ in range(200):
+            if commits:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)  # time enough for the flusher to chase the three
+        seen = (len(commits), _count(sessions), batcher.pending)
+        await batcher.close()  # writes everything left
+        return seen
+
+    event.listen(engine, "commit", arrivals_during_the_write)
+    try:
+        assert asyncio.run(scenario()) == (1, 100, 3)
+    finally:
+        event.remove(engine, "commit", arrivals_during_the_write)
+    assert _count(sessions) == 103
