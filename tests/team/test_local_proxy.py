@@ -22,7 +22,7 @@ import pytest
 from authsome.audit.writer import DEFAULT_BATCH_SIZE, DEFAULT_INTERVAL, UNAVAILABLE_MESSAGE
 from authsome.client.api import DaemonClient
 from authsome.errors import AuditUnavailable
-from authsome.proxy.local_backend import LocalProxy
+from authsome.proxy.local_backend import VOUCH_INTERVALS, LocalProxy
 from tests.conftest import PASSWORD
 from tests.integration.conftest import ACME_KEY, OPENAI_KEY, UPSTREAM_NAMES, Gateway, open_gateway
 from tests.support import store
@@ -274,8 +274,8 @@ with httpx.Client(timeout=30) as client:
 print(json.dumps(seen))
 """
 #: How long the child waits after audit writes broke: past the daemon's confirm
-#: window (one interval) and the CLI's trust in its cached answers (two), twice over.
-LAPSE = 6 * DEFAULT_INTERVAL
+#: window (one interval) and the CLI's trust in its cached answers, twice over.
+LAPSE = 2 * VOUCH_INTERVALS * DEFAULT_INTERVAL
 
 
 def _wait_for(flag: Path, runner: threading.Thread) -> None:

@@ -23,7 +23,8 @@ writes it as an ``audit_dropped`` event.
 Fail closed: the daemon refuses credentials, and these uploads, while it
 cannot write audit events (503 ``audit_unavailable``). A cached answer is
 therefore used only while the daemon keeps accepting this run's events: for
-two upload intervals after it last accepted an upload or gave a credential.
+four upload intervals (1 s) after it last accepted an upload or gave a
+credential (the slack is for an upload's round trip to a remote daemon).
 After an idle spell the next request asks the daemon again, and a refused
 upload or resolve drops every cached answer at once, so the agent gets the
 daemon's 503 instead of a credential whose use cannot be audited.
@@ -56,6 +57,9 @@ log = logging.getLogger("authsome.local_proxy")
 
 #: Most events per upload (``POST /runs/{id}/events`` accepts at most 256).
 UPLOAD_BATCH = 256
+#: Upload intervals a cached answer stays usable after the daemon last accepted this
+#: run's events: one round trip to a remote daemon may take most of that.
+VOUCH_INTERVALS = 4
 #: Events kept while the daemon cannot be reached; beyond this they are counted, not kept.
 MAX_PENDING_EVENTS = 50_000
 
@@ -93,9 +97,9 @@ class LocalProxyBackend:
         self._answers: dict[tuple[str, ...], _Answer] = {}
         self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
         #: Cached answers are used only before this ``time.monotonic()``: the daemon
-        #: last accepted an upload (or gave a credential) two upload intervals before.
+        #: last accepted an upload (or gave a credential) four upload intervals before.
         self._vouched_until = 0.0
-        self._vouch_window = 2 * upload_interval
+        self._vouch_window = VOUCH_INTERVALS * upload_interval
         self._events: list[dict[str, Any]] = []
         self._max_pending = max_pending_events
         #: Set when ``DEFAULT_BATCH_SIZE`` events are queued: upload before the interval ends.
