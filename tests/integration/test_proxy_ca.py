@@ -9,14 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from authsome.home import HomeLayout
 from tests.conftest import EMAIL, PASSWORD
 from tests.support.daemon import Daemon, start_daemon
+from tests.support.proxy_ca import self_signed_ca
 
 
 def test_ready_reports_when_the_proxy_ca_expires(daemon: Daemon) -> None:
@@ -29,20 +27,10 @@ def test_ready_reports_when_the_proxy_ca_expires(daemon: Daemon) -> None:
 
 def _plant_ca(directory: Path, days_left: int) -> dt.datetime:
     """A CA in the daemon's format (``ca.pem`` + ``ca.key``) that ends in ``days_left`` days."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Authsome proxy CA (old)")])
     now = dt.datetime.now(dt.UTC)
     not_after = now + dt.timedelta(days=days_left, hours=1)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=3000))
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(key, hashes.SHA256())
+    cert, key = self_signed_ca(
+        now - dt.timedelta(days=3000), not_after, common_name="Authsome proxy CA (old)"
     )
     directory.mkdir(mode=0o700, parents=True)
     for file, data in (

@@ -7,13 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from authsome.daemon.services.doctor import ca_validity
 from authsome.proxy.ca import CertificateAuthority
+from tests.support.proxy_ca import self_signed_ca
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FIX = "move server/ca aside, then authsome daemon restart (a new CA is made at start)"
@@ -21,19 +18,7 @@ FIX = "move server/ca aside, then authsome daemon restart (a new CA is made at s
 
 def _ca(tmp_path: Path, days_left: int) -> CertificateAuthority:
     """A CA whose certificate ends ``days_left`` days after ``NOW``."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Authsome proxy CA (test)")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(days=400))
-        .not_valid_after(NOW + timedelta(days=days_left))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    cert, key = self_signed_ca(NOW - timedelta(days=400), NOW + timedelta(days=days_left))
     return CertificateAuthority(cert, key, tmp_path)
 
 
