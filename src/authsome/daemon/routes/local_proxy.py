@@ -35,6 +35,7 @@ from authsome.audit.writer import DROPPED_EVENT, UNAVAILABLE_MESSAGE
 from authsome.daemon.deps import CallerDep, StateDep
 from authsome.daemon.schemas import Strict
 from authsome.daemon.services.caller import Caller
+from authsome.daemon.services.proxy_backend import AUDIT_REFUSAL
 from authsome.daemon.services.runs import ActiveRun
 from authsome.daemon.state import DaemonState
 from authsome.errors import AuditUnavailable, ConnectionNotFound, DaemonUnavailable
@@ -129,9 +130,7 @@ async def run_resolve(
     if decision is None:
         return RunResolvePublic()
     matched, injection = decision
-    # The backend refuses with 503 when ``confirm`` finds that events cannot be
-    # written; still unconfirmed now, that refusal is the audit log's.
-    audit_down = injection.deny_status == 503 and not state.audit.confirmed
+    audit_down = injection.deny_message == AUDIT_REFUSAL
     if injection.deny_status is None:
         outcome, reason = "success", None
     elif audit_down:

@@ -20,6 +20,10 @@ from authsome.providers.catalogue import ProviderCatalogue
 from authsome.providers.matching import Match, Owner, ProviderMatcher
 from authsome.proxy.backend import Injection, RunSession
 
+#: The refusal while audit events cannot be written (``routes/local_proxy.py`` tells
+#: it from the others by this text, to answer it as ``/resolve`` does: 503).
+AUDIT_REFUSAL = f"authsome: {UNAVAILABLE_MESSAGE}\n"
+
 
 class DaemonProxyBackend:
     def __init__(
@@ -92,9 +96,7 @@ class DaemonProxyBackend:
         if not (self._audit.confirmed or await self._audit.confirm()):
             # Fail closed: no credential is used while its use cannot be audited
             # (after an idle spell ``confirm`` writes once to find out).
-            return Injection(
-                provider=name, deny_status=503, deny_message=f"authsome: {UNAVAILABLE_MESSAGE}\n"
-            )
+            return Injection(provider=name, deny_status=503, deny_message=AUDIT_REFUSAL)
         active = self._runs.get(run.run_id)
         if active is None:
             return Injection(provider=name, deny_status=407, deny_message="this run has ended\n")
